@@ -1,0 +1,41 @@
+"""Registries: name -> factory, so that adding an objective, net or dataset is one entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+class UnknownNameError(ValueError):
+    """A name that is not in a registry; the message lists the valid names."""
+
+
+class Registry:
+    """name -> factory, rejecting duplicates and listing the valid names in its errors."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Callable[..., Any]] = {}
+
+    def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def add(factory: Callable[..., Any]) -> Callable[..., Any]:
+            if name in self._entries:
+                raise ValueError(f"{self.kind} {name!r} is already registered")
+            self._entries[name] = factory
+            return factory
+
+        return add
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def get(self, name: str, field: str | None = None) -> Callable[..., Any]:
+        if name not in self._entries:
+            where = field or self.kind
+            raise UnknownNameError(
+                f"{where}: unknown {self.kind} {name!r}; valid choices: {', '.join(self.names())}"
+            )
+        return self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
