@@ -1,0 +1,131 @@
+"""Command line: LightningCLI for fit/validate/test, plus ganbench's own commands."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonargparse import lazy_instance
+from lightning.pytorch.cli import LightningCLI
+
+from ganbench.data import GANDataModule
+from ganbench.evaluation.callback import Evaluation
+from ganbench.module import GAN
+from ganbench.objectives import build_objective
+from ganbench.runs.checkpoint import RunCheckpoint
+from ganbench.runs.record import RunRecord
+from ganbench.runs.wandb_logger import RunLogger
+
+
+def resolved_n_critic(objective: str, options: dict[str, Any] | None, n_critic: int | None) -> int:
+    """The n_critic the model will use: the explicit value, else the objective's default.
+
+    Used at parse time to size the data module's batches; a bad name falls back to 1 here and is
+    reported by the model with the list of valid names.
+    """
+    if n_critic is not None:
+        return max(int(n_critic), 1)
+    try:
+        return build_objective(objective, **(options or {})).default_n_critic
+    except (ValueError, TypeError):
+        return 1
+
+
+class GanbenchCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        parser.add_lightning_class_args(Evaluation, "evaluation")
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(RunRecord, "record")
+        parser.link_arguments("seed_everything", "data.seed")
+        parser.link_arguments(
+            ("model.objective", "model.objective_options", "model.n_critic"),
+            "data.batches_per_iteration",
+            compute_fn=resolved_n_critic,
+        )
+        parser.link_arguments("data.sample_shape", "model.sample_shape", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        trainer = config.trainer
+        if trainer.max_steps is not None and trainer.max_steps < -1:
+            raise ValueError(f"trainer.max_steps: must be >= 0 (or -1 for no limit), got {trainer.max_steps}")
+        if trainer.default_root_dir is None:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            name = f"{config.data.dataset}-{config.model.objective}-seed{config.seed_everything}-{stamp}"
+            trainer.default_root_dir = str(Path("runs") / name)
+
+    def _resolved_config(self) -> dict[str, Any]:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        parser = self._parser(self.subcommand) if self.subcommand else self.parser
+        return yaml.safe_load(parser.dump(config, skip_none=False, skip_check=True))
+
+    def _prepare_run(self) -> None:
+        trainer = self.trainer
+        for logger in trainer.loggers:
+            if isinstance(logger, RunLogger):
+                logger.use_run_dir(trainer.default_root_dir)
+        for callback in trainer.callbacks:
+            if isinstance(callback, RunRecord):
+                callback.config = self._resolved_config()
+
+    def before_fit(self) -> None:
+        self._prepare_run()
+
+    def before_validate(self) -> None:
+        self._prepare_run()
+
+    def before_test(self) -> None:
+        self._prepare_run()
+
+
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "max_steps": 5000,
+    "max_epochs": -1,
+    "log_every_n_steps": 50,
+    "num_sanity_val_steps": 0,
+    "limit_val_batches": 0,
+    "enable_model_summary": False,
+    "logger": lazy_instance(RunLogger),
+}
+
+
+def lightning_main(args: list[str] | None = None) -> GanbenchCLI:
+    return GanbenchCLI(
+        GAN,
+        GANDataModule,
+        trainer_defaults=TRAINER_DEFAULTS,
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        auto_configure_optimizers=False,
+        args=args,
+    )
+
+
+def _theory(args: list[str]) -> int:
+    from ganbench.evaluation.theory import main
+
+    return main(args)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"theory": _theory}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ganbench COMMAND ...``: ganbench's own commands, else LightningCLI."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        return COMMANDS[argv[0]](argv[1:])
+    try:
+        lightning_main(argv)
+    except ValueError as error:
+        # Bad input is a one-line message naming the field, not a traceback.
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    return 0
+
+
+__all__ = ["main", "RunLogger", "RunRecord", "Evaluation"]

@@ -1,0 +1,127 @@
+"""The data module: a registered dataset served as one batch of real samples per GAN iteration."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch import Tensor
+from torch.utils.data import DataLoader, IterableDataset
+
+from ganbench.data.registry import DATASETS
+
+
+class SampledDataset(Protocol):
+    """A distribution sampled on the fly (the toy mixtures) that knows how to score samples."""
+
+    sample_shape: tuple[int, ...]
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor: ...
+
+    def evaluate(self, samples: Tensor) -> dict[str, float]: ...
+
+    def plot(self, samples: Tensor, path: str | Path, title: str = "") -> Path: ...
+
+
+def batch_seed(seed: int, rank: int, index: int) -> int:
+    """A seed for batch ``index`` of ``rank``: batches are independent of each other and of prefetching."""
+    return int(np.random.SeedSequence([seed, rank, index]).generate_state(1)[0])
+
+
+class CounterSampledBatches(IterableDataset):
+    """Endless batches where batch i is drawn from a generator seeded by (seed, rank, i).
+
+    Counter-based seeding makes a resumed run see exactly the batches an uninterrupted run sees
+    (start at the resumed iteration), whatever the data loader prefetched before the interruption.
+    """
+
+    def __init__(self, dataset: SampledDataset, batch_size: int, seed: int, rank: int, start: int) -> None:
+        self.dataset, self.batch_size, self.seed, self.rank, self.start = dataset, batch_size, seed, rank, start
+
+    def __iter__(self) -> Iterator[Tensor]:
+        index = self.start
+        while True:
+            rng = torch.Generator().manual_seed(batch_seed(self.seed, self.rank, index))
+            yield self.dataset.sample(self.batch_size, rng)
+            index += 1
+
+
+class _EvaluationTrigger(IterableDataset):
+    """One placeholder batch: validate/test run their metrics in the Evaluation callback."""
+
+    def __iter__(self) -> Iterator[Tensor]:
+        yield torch.zeros(1)
+
+
+class GANDataModule(LightningDataModule):
+    """Serves real samples for training and the reference the evaluation compares against.
+
+    Args:
+        dataset: registered dataset name (``ganbench.data.registry.DATASETS``).
+        dataset_options: the dataset factory's keyword options, e.g. ``{"sigma": 0.02}``.
+        batch_size: real samples per discriminator step.
+        batches_per_iteration: D steps per iteration (n_critic); the CLI links it to the model.
+        seed: data seed; the CLI links it to ``seed_everything``.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "ring",
+        dataset_options: dict[str, Any] | None = None,
+        batch_size: int = 256,
+        batches_per_iteration: int = 1,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size: must be >= 1, got {batch_size}")
+        if batches_per_iteration < 1:
+            raise ValueError(f"data.batches_per_iteration: must be >= 1, got {batches_per_iteration}")
+        self.save_hyperparameters()
+        factory = DATASETS.get(dataset, field="data.dataset")
+        self.dataset: SampledDataset = factory(**_checked_options(factory, dataset, dataset_options or {}))
+        self.batch_size = batch_size
+        self.batches_per_iteration = batches_per_iteration
+        self.seed = seed
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.dataset.sample_shape)
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        rank = trainer.global_rank if trainer is not None else 0
+        start = trainer.global_step if trainer is not None else 0  # the iteration a resumed run starts at
+        batches = CounterSampledBatches(
+            self.dataset, self.batch_size * self.batches_per_iteration, self.seed, rank, start
+        )
+        return DataLoader(batches, batch_size=None)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(_EvaluationTrigger(), batch_size=None)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(_EvaluationTrigger(), batch_size=None)
+
+    def evaluate(self, samples: Tensor) -> dict[str, float]:
+        return self.dataset.evaluate(samples)
+
+    def plot(self, samples: Tensor, path: str | Path, title: str = "") -> Path:
+        return self.dataset.plot(samples, path, title)
+
+
+def _checked_options(factory: Any, name: str, options: dict[str, Any]) -> dict[str, Any]:
+    import inspect
+
+    params = inspect.signature(factory).parameters
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        raise ValueError(
+            f"data.dataset_options: {name} has no option {', '.join(unknown)}; "
+            f"valid options: {', '.join(params) or 'none'}"
+        )
+    return options

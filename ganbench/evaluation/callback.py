@@ -1,0 +1,99 @@
+"""Periodic and final evaluation of the live generator, during fit and on validate/test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lightning.pytorch import Callback, LightningModule, Trainer
+
+
+class Evaluation(Callback):
+    """Scores the generator (EMA weights when on) with the data module's metrics.
+
+    Every ``every_n_iterations`` iterations it scores ``num_samples`` samples (the convergence curve,
+    kept in the module's ``evaluation_history``), and once at the end of fit ``final_num_samples``
+    (the run's final ``metrics``). Samples come from a fixed noise seed, so successive evaluations
+    differ only through the generator, and the training RNG is left untouched.
+
+    Args:
+        every_n_iterations: interval between evaluations during fit (0 turns periodic evaluation off).
+        num_samples: samples per periodic evaluation (2,500 for the toy mode metrics, PacGAN).
+        final_num_samples: samples for the final evaluation; None means ``num_samples``.
+        seed: seed of the evaluation noise.
+        plot: save a picture of the samples at each evaluation (``DIR/samples/``) and log it.
+    """
+
+    def __init__(
+        self,
+        every_n_iterations: int = 1000,
+        num_samples: int = 2500,
+        final_num_samples: int | None = None,
+        seed: int = 1234,
+        plot: bool = True,
+    ) -> None:
+        if every_n_iterations < 0:
+            raise ValueError(f"evaluation.every_n_iterations: must be >= 0, got {every_n_iterations}")
+        for field, value in (("num_samples", num_samples), ("final_num_samples", final_num_samples)):
+            if value is not None and value < 1:
+                raise ValueError(f"evaluation.{field}: must be >= 1, got {value}")
+        self.every_n_iterations = every_n_iterations
+        self.num_samples = num_samples
+        self.final_num_samples = final_num_samples or num_samples
+        self.seed = seed
+        self.plot = plot
+
+    def evaluate(self, trainer: Trainer, module: LightningModule, num_samples: int, tag: str) -> dict[str, Any]:
+        samples = module.generate(num_samples, self.seed)
+        metrics = dict(trainer.datamodule.evaluate(samples))
+        metrics["num_samples"] = num_samples
+        iteration = trainer.global_step
+        if self.plot and trainer.is_global_zero:
+            path = Path(trainer.default_root_dir) / "samples" / f"{tag}_{iteration:07d}.png"
+            title = f"{module.objective.describe()}  iteration {iteration}"
+            trainer.datamodule.plot(samples.cpu(), path, title)
+            for logger in trainer.loggers:
+                if hasattr(logger, "log_image"):
+                    logger.log_image(key=f"{tag}/samples", images=[str(path)], step=iteration)
+        return metrics
+
+    def _log(self, trainer: Trainer, prefix: str, metrics: dict[str, Any]) -> None:
+        values = {f"{prefix}/{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        for logger in trainer.loggers:
+            logger.log_metrics(values, step=trainer.global_step)
+
+    def on_train_batch_end(self, trainer: Trainer, module: LightningModule, *args: Any) -> None:
+        iteration = trainer.global_step
+        if not self.every_n_iterations or iteration % self.every_n_iterations or module.check_divergence():
+            return
+        if iteration >= trainer.max_steps > 0:
+            return  # the final evaluation covers the last iteration
+        history = module.evaluation_history
+        if history and history[-1]["iteration"] == iteration:
+            return
+        metrics = self.evaluate(trainer, module, self.num_samples, "eval")
+        history.append({"iteration": iteration, **metrics})
+        self._log(trainer, "eval", metrics)
+
+    def on_train_end(self, trainer: Trainer, module: LightningModule) -> None:
+        if module.check_divergence():
+            last = module.evaluation_history[-1] if module.evaluation_history else {}
+            module.final_metrics = {k: v for k, v in last.items() if k != "iteration"}
+            return
+        metrics = self.evaluate(trainer, module, self.final_num_samples, "final")
+        module.final_metrics = metrics
+        module.evaluation_history.append({"iteration": trainer.global_step, **metrics})
+        self._log(trainer, "eval", metrics)
+
+    def _evaluate_stage(self, trainer: Trainer, module: LightningModule, stage: str) -> None:
+        if trainer.sanity_checking or trainer.state.fn == "fit":
+            return
+        metrics = self.evaluate(trainer, module, self.final_num_samples, stage)
+        module.final_metrics = metrics
+        module.log_dict({f"{stage}/{k}": float(v) for k, v in metrics.items()}, sync_dist=False)
+
+    def on_validation_epoch_end(self, trainer: Trainer, module: LightningModule) -> None:
+        self._evaluate_stage(trainer, module, "validate")
+
+    def on_test_epoch_end(self, trainer: Trainer, module: LightningModule) -> None:
+        self._evaluate_stage(trainer, module, "test")

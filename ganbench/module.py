@@ -1,0 +1,272 @@
+"""The GAN system: one LightningModule with manual optimization for every objective."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lightning.pytorch import LightningModule
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from ganbench.nets import build_nets
+from ganbench.objectives import Objective, build_objective, gradient_penalty
+
+
+def _no_closure() -> None:
+    return None
+
+
+class GAN(LightningModule):
+    """A GAN trained by alternating n_critic discriminator steps and one generator step.
+
+    One **iteration** is n_critic D steps then one G step, and ``trainer.global_step`` counts
+    iterations: so ``--trainer.max_steps=N`` trains exactly N generator iterations and every
+    interval (logging, evaluation, checkpoints) is in iterations. Each training batch carries the
+    real samples of one iteration: ``n_critic`` chunks, one per D step (the CLI links the data
+    module's ``batches_per_iteration`` to the resolved n_critic).
+
+    Args:
+        objective: registered objective name (``ganbench.objectives.OBJECTIVES``).
+        objective_options: the objective's keyword options, e.g. ``{"real_label": 0.9}``.
+        net: registered net pair name (``ganbench.nets.NETS``).
+        net_options: the net factory's keyword options.
+        sample_shape: shape of one sample; set by the data module through the CLI.
+        latent_dim: dimension of z ~ N(0, I).
+        n_critic: D steps per iteration; None takes the objective's default (5 for WGAN-GP).
+        lr_generator, lr_discriminator: Adam learning rates (TTUR: Heusel et al., 2017).
+        betas: Adam betas for both optimizers.
+        ema_decay: decay of the EMA of G's weights (Yazici et al., 2019); None turns EMA off.
+            When on, evaluation uses the EMA generator.
+        divergence_check_every: iterations between host checks for NaN/inf (a check syncs the device).
+    """
+
+    def __init__(
+        self,
+        objective: str = "nonsaturating",
+        objective_options: dict[str, Any] | None = None,
+        net: str = "mlp",
+        net_options: dict[str, Any] | None = None,
+        sample_shape: tuple[int, ...] = (2,),
+        latent_dim: int = 2,
+        n_critic: int | None = None,
+        lr_generator: float = 1e-4,
+        lr_discriminator: float = 1e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        ema_decay: float | None = None,
+        divergence_check_every: int = 50,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        for field, value in (("model.lr_generator", lr_generator), ("model.lr_discriminator", lr_discriminator)):
+            if not value > 0:
+                raise ValueError(f"{field}: learning rate must be > 0, got {value}")
+        if n_critic is not None and n_critic < 1:
+            raise ValueError(f"model.n_critic: must be >= 1, got {n_critic}")
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"model.ema_decay: must be in (0, 1) or null, got {ema_decay}")
+        if latent_dim < 1:
+            raise ValueError(f"model.latent_dim: must be >= 1, got {latent_dim}")
+        if divergence_check_every < 1:
+            raise ValueError(f"model.divergence_check_every: must be >= 1, got {divergence_check_every}")
+
+        self.objective: Objective = build_objective(objective, **(objective_options or {}))
+        self.n_critic = n_critic or self.objective.default_n_critic
+        self.generator, self.discriminator = build_nets(net, tuple(sample_shape), latent_dim, **(net_options or {}))
+        self.generator_ema = (
+            AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+            if ema_decay is not None
+            else None
+        )
+        # Filled by the evaluation callback; saved in checkpoints so a resumed run keeps its curve.
+        self.evaluation_history: list[dict[str, Any]] = []
+        self.final_metrics: dict[str, Any] = {}
+        # Divergence is tracked on the device and read back only every few iterations (no per-step sync).
+        self.register_buffer("_first_nonfinite", torch.tensor(-1, dtype=torch.long), persistent=False)
+        self.diverged_at: int | None = None
+
+    # ------------------------------------------------------------------ generation
+    def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.randn(n, self.hparams.latent_dim, device=self.device, generator=generator)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.evaluation_generator()(z)
+
+    def evaluation_generator(self) -> nn.Module:
+        """The generator used for evaluation: the EMA weights when EMA is on."""
+        return self.generator_ema.module if self.generator_ema is not None else self.generator
+
+    @torch.no_grad()
+    def generate(self, n: int, seed: int, batch_size: int = 4096) -> Tensor:
+        """n samples from a fixed noise seed, in eval mode, without touching the training RNG."""
+        net = self.evaluation_generator()
+        was_training = net.training
+        net.eval()
+        noise_rng = torch.Generator(device=self.device).manual_seed(seed)
+        chunks = [
+            net(self.sample_noise(min(batch_size, n - start), noise_rng)).float()
+            for start in range(0, n, batch_size)
+        ]
+        net.train(was_training)
+        return torch.cat(chunks)
+
+    # ------------------------------------------------------------------ training
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        hp = self.hparams
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_discriminator, betas=tuple(hp.betas))
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr_generator, betas=tuple(hp.betas))
+        return [opt_d, opt_g]
+
+    def _discriminator_step(self, opt_d: Any, real: Tensor) -> dict[str, Tensor]:
+        with torch.no_grad():
+            fake = self.generator(self.sample_noise(real.shape[0]))
+        real_logits = self.discriminator(real)
+        fake_logits = self.discriminator(fake)
+        loss = self.objective.discriminator_loss(real_logits, fake_logits)
+        stats = {"d_loss": loss.detach()}
+        if self.objective.gradient_penalty_weight > 0:
+            penalty = gradient_penalty(self.discriminator, real, fake)
+            loss = loss + self.objective.gradient_penalty_weight * penalty
+            stats["gradient_penalty"] = penalty.detach()
+        opt_d.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        # Lightning counts every optimizer.step() as a global step in manual optimization (Lightning
+        # issue #17958). D steps go through the strategy directly so that only the G step counts and
+        # global_step == generator iterations (precision plugins, e.g. AMP scaling, still apply).
+        self.trainer.strategy.optimizer_step(opt_d.optimizer, _no_closure, model=self)
+        stats["d_real"], stats["d_fake"] = self._discriminator_outputs(real_logits, fake_logits)
+        return stats
+
+    def _discriminator_outputs(self, real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean D(x) and D(G(z)): probabilities, or raw values for critics."""
+        real_logits, fake_logits = real_logits.detach().float(), fake_logits.detach().float()
+        if not self.objective.is_critic:
+            real_logits, fake_logits = real_logits.sigmoid(), fake_logits.sigmoid()
+        return real_logits.mean(), fake_logits.mean()
+
+    def _generator_step(self, opt_g: Any, real: Tensor, diagnostics: bool) -> dict[str, Tensor]:
+        fake_logits = self.discriminator(self.generator(self.sample_noise(real.shape[0])))
+        real_logits = None
+        if self.objective.generator_needs_real:
+            with torch.no_grad():
+                real_logits = self.discriminator(real)
+        if diagnostics:
+            fake_logits.retain_grad()
+        loss = self.objective.generator_loss(fake_logits, real_logits)
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        stats = {"g_loss": loss.detach()}
+        if diagnostics:
+            grads = [p.grad for p in self.generator.parameters() if p.grad is not None]
+            stats["g_grad_norm"] = torch.nn.utils.get_total_norm(grads)
+            # Per-sample |dL_G/dl|: the gradient of the batch mean times the batch size. It goes to 0
+            # for minimax as D(G(z)) -> 0 (saturation) and to 1 for the non-saturating loss.
+            stats["g_logit_grad"] = fake_logits.grad.abs().mean() * fake_logits.numel()
+        opt_g.step()
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
+        return stats
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+        if batch.shape[0] % self.n_critic:
+            raise ValueError(
+                f"data.batches_per_iteration: a batch of {batch.shape[0]} does not split into "
+                f"n_critic={self.n_critic} D steps; set it to {self.n_critic}"
+            )
+        opt_d, opt_g = self.optimizers()
+        iteration = self.global_step + 1  # 1-based number of the iteration being run
+        log_now = iteration % max(self.trainer.log_every_n_steps, 1) == 0
+
+        self.toggle_optimizer(opt_d)
+        for real in batch.chunk(self.n_critic):
+            d_stats = self._discriminator_step(opt_d, real)
+        self.untoggle_optimizer(opt_d)
+
+        self.toggle_optimizer(opt_g)
+        g_stats = self._generator_step(opt_g, real, diagnostics=log_now)
+        self.untoggle_optimizer(opt_g)
+
+        self._track_divergence(iteration, d_stats["d_loss"], g_stats["g_loss"])
+        if log_now:
+            stats = {f"train/{k}": v.float() for k, v in {**d_stats, **g_stats}.items()}
+            self.log_dict(stats, on_step=True, on_epoch=False)
+        if iteration % self.hparams.divergence_check_every == 0 or iteration >= self.trainer.max_steps > 0:
+            self.check_divergence()
+
+    def _track_divergence(self, iteration: int, *losses: Tensor) -> None:
+        finite = torch.stack([torch.isfinite(x).all() for x in losses]).all()
+        first = self._first_nonfinite
+        self._first_nonfinite = torch.where((first < 0) & ~finite, torch.full_like(first, iteration), first)
+
+    def check_divergence(self) -> bool:
+        """Read the device-side divergence flag (one sync) and stop the trainer if a loss went NaN/inf."""
+        if self.diverged_at is None:
+            first = int(self._first_nonfinite.item())
+            if first < 0 and not all(torch.isfinite(p).all() for p in self.generator.parameters()):
+                first = self.global_step
+            if first >= 0:
+                self.diverged_at = first
+                self.trainer.should_stop = True
+        return self.diverged_at is not None
+
+    # ------------------------------------------------------------------ validate / test
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Evaluation runs in the Evaluation callback; the loop only has to exist."""
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        """Evaluation runs in the Evaluation callback; the loop only has to exist."""
+
+    # ------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["ganbench"] = {
+            "objective": self.hparams.objective,
+            "net": self.hparams.net,
+            "evaluation_history": self.evaluation_history,
+            "diverged_at": self.diverged_at,
+            "rng": _rng_states(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint.get("ganbench")
+        if saved is None:
+            raise ValueError("ckpt_path: not a ganbench checkpoint (no 'ganbench' section)")
+        for key in ("objective", "net"):
+            if saved[key] != self.hparams[key]:
+                raise ValueError(
+                    f"ckpt_path: checkpoint was trained with {key}={saved[key]!r}, "
+                    f"but model.{key}={self.hparams[key]!r}"
+                )
+        self.evaluation_history = list(saved["evaluation_history"])
+        self.diverged_at = saved["diverged_at"]
+        self._restored_rng = saved["rng"]
+
+    def on_train_start(self) -> None:
+        # Restore RNG states last, after Lightning's own restore, so a resumed run draws the same noise.
+        rng = getattr(self, "_restored_rng", None)
+        if rng is not None:
+            _set_rng_states(rng)
+            self._restored_rng = None
+
+
+def _rng_states() -> dict[str, Any]:
+    import random
+
+    import numpy as np
+
+    states = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
