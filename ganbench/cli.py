@@ -93,7 +93,7 @@ TRAINER_DEFAULTS: dict[str, Any] = {
 }
 
 
-def lightning_main(args: list[str] | None = None) -> GanbenchCLI:
+def lightning_main(args: list[str] | None = None, run: bool = True) -> GanbenchCLI:
     return GanbenchCLI(
         GAN,
         GANDataModule,
@@ -102,6 +102,7 @@ def lightning_main(args: list[str] | None = None) -> GanbenchCLI:
         save_config_kwargs={"overwrite": True},
         auto_configure_optimizers=False,
         args=args,
+        run=run,
     )
 
 
@@ -116,11 +117,11 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {"theory": _theory}
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m ganbench COMMAND ...``: ganbench's own commands, else LightningCLI."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in COMMANDS:
-        return COMMANDS[argv[0]](argv[1:])
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in COMMANDS:
+        return COMMANDS[words[0]](words[1:])
     try:
-        lightning_main(argv)
+        lightning_main(argv)  # None: LightningCLI reads sys.argv itself
     except ValueError as error:
         # Bad input is a one-line message naming the field, not a traceback.
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)

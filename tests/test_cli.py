@@ -1,0 +1,103 @@
+"""The command line: a short fit writes a complete run directory; bad input is one line, exit 2."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganbench.cli import lightning_main, main
+
+REPO = Path(__file__).resolve().parents[1]
+RING = str(REPO / "configs" / "toy" / "ring8.yaml")
+GRID = str(REPO / "configs" / "toy" / "grid25.yaml")
+QUICK = ["--trainer.max_steps=30", "--evaluation.every_n_iterations=10", "--evaluation.num_samples=500",
+         "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=5"]
+
+
+def run_cli(args, tmp_path, **env):
+    environment = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), **env}
+    environment.pop("WANDB_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", "ganbench", *args], capture_output=True, text=True,
+                          cwd=tmp_path, env=environment, timeout=300)
+
+
+def test_fit_on_the_ring_writes_the_run_directory(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli(["fit", "--config", RING, f"--trainer.default_root_dir={run_dir}", *QUICK], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "completed"
+    assert record["iterations"] == 30
+    assert record["seed"] == 0
+    assert [h["iteration"] for h in record["history"]] == [10, 20, 30]
+    assert set(record["metrics"]) >= {"high_quality_fraction", "modes_captured", "reverse_kl", "num_samples"}
+    assert record["metrics"]["num_samples"] == 500
+    assert record["config"]["model"]["objective"] == "nonsaturating"
+    assert record["config"]["data"]["dataset"] == "ring"
+    assert set(record["versions"]) == {"python", "torch", "lightning", "ganbench"}
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert (run_dir / "config.yaml").is_file()
+    assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == [
+        "eval_0000010.png", "eval_0000020.png", "final_0000030.png"]
+    assert list((run_dir / "wandb").glob("offline-run-*"))
+
+
+def test_logger_false_and_wandb_disabled_still_write_metrics(tmp_path):
+    for name, args, env in [("nolog", ["--trainer.logger=false"], {}), ("disabled", [], {"WANDB_MODE": "disabled"})]:
+        run_dir = tmp_path / name
+        result = run_cli(["fit", "--config", GRID, f"--trainer.default_root_dir={run_dir}", *QUICK, *args],
+                         tmp_path, **env)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+        assert not list((run_dir / "wandb").glob("offline-run-*"))
+
+
+def test_unknown_objective_is_one_line_without_traceback(tmp_path):
+    result = run_cli(["fit", "--config", RING, "--model.objective=wgan", f"--trainer.default_root_dir={tmp_path}"],
+                     tmp_path)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: model.objective: unknown objective 'wgan'")
+    for name in ("minimax", "nonsaturating", "bce", "least_squares", "hinge", "wasserstein_gp", "relativistic"):
+        assert name in lines[-1]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "override, field",
+    [
+        ("--model.net=resnet9000", "model.net"),
+        ("--data.dataset=swissroll", "data.dataset"),
+        ("--model.lr_generator=0", "model.lr_generator"),
+        ("--model.n_critic=0", "model.n_critic"),
+        ("--model.objective=bce --model.objective_options.real_label=0", "real_label"),
+        ("--trainer.max_steps=-5", "trainer.max_steps"),
+        ("--data.dataset_options.sigma=-1", "sigma"),
+    ],
+)
+def test_bad_input_names_the_field(tmp_path, capsys, override, field):
+    code = main(["fit", "--config", RING, f"--trainer.default_root_dir={tmp_path}", *override.split()])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and field in err[-1]
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_print_config_resolves_links(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", RING, "--model.objective=wasserstein_gp", "--print_config"])
+    assert exit_info.value.code == 0
+    config = yaml.safe_load(capsys.readouterr().out)
+    assert config["model"]["objective"] == "wasserstein_gp"
+
+
+def test_links_size_the_data_for_n_critic_and_seed():
+    cli = lightning_main(["--config", RING, "--model.objective=wasserstein_gp", "--seed_everything=7"], run=False)
+    assert cli.model.n_critic == 5
+    assert cli.datamodule.batches_per_iteration == 5  # WGAN-GP's n_critic, linked to the data
+    assert cli.datamodule.seed == 7
+    assert cli.model.hparams.sample_shape == (2,)

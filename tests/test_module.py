@@ -1,0 +1,144 @@
+"""The GAN system: iteration counting, a short run that trains, EMA, bad arguments, checkpoints."""
+
+import pytest
+import torch
+from lightning.pytorch import Trainer
+
+from ganbench.data import GANDataModule
+from ganbench.evaluation.callback import Evaluation
+from ganbench.module import GAN
+
+
+def make_trainer(tmp_path, max_steps, callbacks=(), **kwargs):
+    return Trainer(
+        max_steps=max_steps,
+        max_epochs=-1,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        log_every_n_steps=5,
+        default_root_dir=tmp_path,
+        callbacks=list(callbacks),
+        **kwargs,
+    )
+
+
+def adam_steps(optimizer) -> int:
+    return int(next(iter(optimizer.state.values()))["step"])
+
+
+@pytest.mark.parametrize("objective, n_critic", [("nonsaturating", 1), ("nonsaturating", 3), ("wasserstein_gp", None)])
+def test_max_steps_counts_generator_iterations(tmp_path, objective, n_critic):
+    model = GAN(objective=objective, n_critic=n_critic)
+    expected_critic = n_critic or 5
+    data = GANDataModule(batch_size=16, batches_per_iteration=expected_critic)
+    trainer = make_trainer(tmp_path, max_steps=7)
+    trainer.fit(model, data)
+    opt_d, opt_g = trainer.optimizers
+    assert trainer.global_step == 7
+    assert adam_steps(opt_g) == 7
+    assert adam_steps(opt_d) == 7 * expected_critic
+
+
+def test_intervals_are_in_iterations(tmp_path):
+    model = GAN(objective="wasserstein_gp")  # n_critic = 5: 6 optimizer steps per iteration
+    data = GANDataModule(batch_size=16, batches_per_iteration=5)
+    trainer = make_trainer(tmp_path, max_steps=12, callbacks=[Evaluation(every_n_iterations=4, num_samples=100, plot=False)])
+    trainer.fit(model, data)
+    assert [h["iteration"] for h in model.evaluation_history] == [4, 8, 12]
+    assert model.final_metrics["num_samples"] == 100
+
+
+def test_mismatched_batches_per_iteration_is_a_clear_error(tmp_path):
+    model = GAN(objective="nonsaturating", n_critic=2)
+    data = GANDataModule(batch_size=15, batches_per_iteration=1)
+    with pytest.raises(ValueError, match="data.batches_per_iteration"):
+        make_trainer(tmp_path, max_steps=1).fit(model, data)
+
+
+def test_short_run_really_trains_on_the_ring(tmp_path):
+    """A few hundred iterations move G's samples from the origin onto the ring's modes."""
+    torch.manual_seed(0)
+    model = GAN(objective="nonsaturating", lr_generator=1e-3, lr_discriminator=1e-3, latent_dim=2)
+    data = GANDataModule(dataset="ring", batch_size=128)
+    before = data.evaluate(model.generate(1000, seed=1))
+    before_radius = model.generate(1000, seed=1).norm(dim=1).median()
+    trainer = make_trainer(tmp_path, max_steps=600, callbacks=[Evaluation(every_n_iterations=0, num_samples=1000, plot=False)])
+    trainer.fit(model, data)
+    after_radius = model.generate(1000, seed=1).norm(dim=1).median()
+    after = model.final_metrics
+    assert abs(after_radius - 1.0) < abs(before_radius - 1.0)
+    assert abs(after_radius - 1.0) < 0.25
+    assert after["modes_captured"] >= before["modes_captured"]
+    assert after["high_quality_fraction"] > before["high_quality_fraction"]
+
+
+def test_ema_tracks_generator_and_is_used_for_evaluation(tmp_path):
+    model = GAN(objective="nonsaturating", ema_decay=0.9)
+    data = GANDataModule(batch_size=16)
+    make_trainer(tmp_path, max_steps=20).fit(model, data)
+    ema = model.generator_ema.module
+    assert model.evaluation_generator() is ema
+    live = torch.nn.utils.parameters_to_vector(model.generator.parameters())
+    averaged = torch.nn.utils.parameters_to_vector(ema.parameters())
+    assert not torch.equal(live, averaged)  # an average of past weights, not a copy
+    assert torch.isfinite(averaged).all()
+
+
+def test_divergence_stops_the_run_and_is_recorded(tmp_path):
+    model = GAN(objective="nonsaturating", lr_generator=1e-3, divergence_check_every=1)
+    data = GANDataModule(batch_size=16)
+
+    class Poison(torch.nn.Module):
+        def forward(self, x):
+            return x * float("nan")
+
+    trainer = make_trainer(tmp_path, max_steps=50)
+    # Poison G's output from iteration 3 on: the run must stop there, not crash.
+    original = model.generator.forward
+    calls = {"n": 0}
+
+    def poisoned(z):
+        calls["n"] += 1
+        out = original(z)
+        return out * float("nan") if model.global_step >= 2 else out
+
+    model.generator.forward = poisoned
+    trainer.fit(model, data)
+    assert model.diverged_at == 3
+    assert trainer.global_step == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"objective": "nope"}, "model.objective"),
+        ({"net": "nope"}, "model.net"),
+        ({"lr_generator": 0.0}, "model.lr_generator"),
+        ({"lr_discriminator": -1e-4}, "model.lr_discriminator"),
+        ({"n_critic": 0}, "model.n_critic"),
+        ({"objective": "bce", "objective_options": {"real_label": 1.5}}, "real_label"),
+        ({"objective": "bce", "objective_options": {"smoothing": 0.9}}, "smoothing"),
+        ({"ema_decay": 1.0}, "model.ema_decay"),
+    ],
+)
+def test_bad_arguments_name_the_field(kwargs, field):
+    with pytest.raises(ValueError, match=field) as info:
+        GAN(**kwargs)
+    assert "\n" not in str(info.value)
+
+
+def test_checkpoint_from_another_objective_is_refused(tmp_path):
+    model = GAN(objective="nonsaturating")
+    trainer = make_trainer(tmp_path, max_steps=2)
+    trainer.fit(model, GANDataModule(batch_size=8))
+    path = tmp_path / "a.ckpt"
+    trainer.save_checkpoint(path)
+    other = GAN(objective="hinge")
+    with pytest.raises(ValueError, match="objective='nonsaturating'"):
+        other.on_load_checkpoint(torch.load(path, weights_only=False))
