@@ -42,7 +42,7 @@ def test_fit_on_the_ring_writes_the_run_directory(tmp_path):
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "config.yaml").is_file()
     assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == [
-        "eval_0000010.png", "eval_0000020.png", "final_0000030.png"]
+        "eval_0000010.png", "eval_0000020.png", "eval_0000030.png"]
     assert list((run_dir / "wandb").glob("offline-run-*"))
 
 

@@ -63,11 +63,11 @@ class Evaluation(Callback):
             logger.log_metrics(values, step=trainer.global_step)
 
     def on_train_batch_end(self, trainer: Trainer, module: LightningModule, *args: Any) -> None:
+        # Runs before ModelCheckpoint (Lightning calls checkpoint callbacks last), so a checkpoint
+        # taken at iteration k holds the evaluation of iteration k and a resumed run keeps its curve.
         iteration = trainer.global_step
         if not self.every_n_iterations or iteration % self.every_n_iterations or module.check_divergence():
             return
-        if iteration >= trainer.max_steps > 0:
-            return  # the final evaluation covers the last iteration
         history = module.evaluation_history
         if history and history[-1]["iteration"] == iteration:
             return
@@ -76,14 +76,20 @@ class Evaluation(Callback):
         self._log(trainer, "eval", metrics)
 
     def on_train_end(self, trainer: Trainer, module: LightningModule) -> None:
+        history = module.evaluation_history
         if module.check_divergence():
-            last = module.evaluation_history[-1] if module.evaluation_history else {}
+            last = history[-1] if history else {}
+            module.final_metrics = {k: v for k, v in last.items() if k != "iteration"}
+            return
+        last = history[-1] if history else {}
+        if last.get("iteration") == trainer.global_step and last.get("num_samples") == self.final_num_samples:
             module.final_metrics = {k: v for k, v in last.items() if k != "iteration"}
             return
         metrics = self.evaluate(trainer, module, self.final_num_samples, "final")
         module.final_metrics = metrics
-        module.evaluation_history.append({"iteration": trainer.global_step, **metrics})
-        self._log(trainer, "eval", metrics)
+        if last.get("iteration") != trainer.global_step:
+            history.append({"iteration": trainer.global_step, **metrics})
+        self._log(trainer, "final", metrics)
 
     def _evaluate_stage(self, trainer: Trainer, module: LightningModule, stage: str) -> None:
         if trainer.sanity_checking or trainer.state.fn == "fit":
