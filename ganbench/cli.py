@@ -65,9 +65,12 @@ class GanbenchCLI(LightningCLI):
 
     def _prepare_run(self) -> None:
         trainer = self.trainer
+        resuming = bool(self.config_init[self.subcommand].get("ckpt_path")) if self.subcommand else False
         for logger in trainer.loggers:
             if isinstance(logger, RunLogger):
                 logger.use_run_dir(trainer.default_root_dir)
+                if resuming:
+                    logger.resume_in(trainer.default_root_dir)
         for callback in trainer.callbacks:
             if isinstance(callback, RunRecord):
                 callback.config = self._resolved_config()

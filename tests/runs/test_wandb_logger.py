@@ -1,0 +1,91 @@
+"""W&B outages: no key, offline, disabled, unreachable server; the run always completes and records."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ganbench.runs.wandb_logger import RunLogger, has_wandb_credentials
+
+REPO = Path(__file__).resolve().parents[2]
+RING = str(REPO / "configs" / "toy" / "ring8.yaml")
+KEY = "a" * 40
+
+
+def clean_env(tmp_path, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(HOME=str(tmp_path), OMP_NUM_THREADS="1", WANDB_DIR=str(tmp_path), **extra)
+    return env
+
+
+def fit(tmp_path, run_dir, env, *args):
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "ganbench", "fit", "--config", RING, "--trainer.max_steps=20",
+                             "--evaluation.every_n_iterations=10", "--evaluation.num_samples=200",
+                             "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={run_dir}", *args],
+                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, time.monotonic() - start
+
+
+def offline_runs(run_dir):
+    return sorted((Path(run_dir) / "wandb").glob("offline-run-*"))
+
+
+def test_no_key_logs_offline_with_one_notice(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("NETRC", raising=False)
+    assert not has_wandb_credentials()
+    assert RunLogger()._offline
+    (tmp_path / ".netrc").write_text(f"machine api.wandb.ai\n  login user\n  password {KEY}\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    assert has_wandb_credentials()
+
+
+@pytest.mark.parametrize("mode, offline", [("offline", True), ("dryrun", True), ("disabled", False)])
+def test_wandb_mode_is_honoured(monkeypatch, mode, offline):
+    monkeypatch.setenv("WANDB_MODE", mode)
+    monkeypatch.setenv("WANDB_API_KEY", KEY)
+    assert RunLogger()._offline is offline
+
+
+def test_run_without_key_completes_offline_with_history_for_sync(tmp_path):
+    run_dir = tmp_path / "run"
+    result, _ = fit(tmp_path, run_dir, clean_env(tmp_path))
+    assert result.stderr.count("no W&B API key found") == 1
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+    (run,) = offline_runs(run_dir)
+    assert list(run.glob("run-*.wandb"))[0].stat().st_size > 0  # what `wandb sync` uploads
+
+
+def test_unreachable_server_is_a_bounded_wait(tmp_path):
+    run_dir = tmp_path / "run"
+    env = clean_env(tmp_path, WANDB_API_KEY=KEY, WANDB_BASE_URL="http://127.0.0.1:9")  # a closed port
+    result, seconds = fit(tmp_path, run_dir, env)
+    assert "unreachable; logging offline" in result.stderr
+    assert seconds < 60  # wandb.init alone retries for ~100 s here
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+    assert offline_runs(run_dir)
+
+
+def test_disabled_mode_completes_without_wandb_files(tmp_path):
+    run_dir = tmp_path / "run"
+    fit(tmp_path, run_dir, clean_env(tmp_path, WANDB_MODE="disabled"))
+    assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
+    assert not offline_runs(run_dir)
+
+
+def test_resumed_fit_continues_the_same_wandb_run(tmp_path):
+    run_dir = tmp_path / "run"
+    env = clean_env(tmp_path, WANDB_MODE="offline")
+    fit(tmp_path, run_dir, env)
+    first_id = (run_dir / "wandb_run_id").read_text().strip()
+    fit(tmp_path, run_dir, env, "--trainer.max_steps=30", f"--ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}")
+    assert (run_dir / "wandb_run_id").read_text().strip() == first_id
+    assert all(run.name.endswith(first_id) for run in offline_runs(run_dir))
