@@ -53,6 +53,9 @@ class GanbenchCLI(LightningCLI):
         trainer = config.trainer
         if trainer.max_steps is not None and trainer.max_steps < -1:
             raise ValueError(f"trainer.max_steps: must be >= 0 (or -1 for no limit), got {trainer.max_steps}")
+        if trainer.strategy == "ddp":
+            # A D step never touches G's parameters (and vice versa): DDP must expect unused ones.
+            trainer.strategy = "ddp_find_unused_parameters_true"
         if trainer.default_root_dir is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = f"{config.data.dataset}-{config.model.objective}-seed{config.seed_everything}-{stamp}"

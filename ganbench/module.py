@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import os
+
 import torch
 from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ganbench.data.module import batch_seed
 from ganbench.nets import build_nets
 from ganbench.objectives import Objective, build_objective, gradient_penalty
 
@@ -190,7 +193,7 @@ class GAN(LightningModule):
         self._track_divergence(iteration, d_stats["d_loss"], g_stats["g_loss"])
         if log_now:
             stats = {f"train/{k}": v.float() for k, v in {**d_stats, **g_stats}.items()}
-            self.log_dict(stats, on_step=True, on_epoch=False)
+            self.log_dict(stats, on_step=True, on_epoch=False, sync_dist=True)
         if iteration % self.hparams.divergence_check_every == 0 or iteration >= self.trainer.max_steps > 0:
             self.check_divergence()
 
@@ -242,11 +245,16 @@ class GAN(LightningModule):
         self._restored_rng = saved["rng"]
 
     def on_train_start(self) -> None:
-        # Restore RNG states last, after Lightning's own restore, so a resumed run draws the same noise.
         rng = getattr(self, "_restored_rng", None)
-        if rng is not None:
+        self._restored_rng = None
+        if self.trainer.world_size > 1:
+            # seed_everything gives every rank the same seed; G's noise must differ between ranks.
+            # A checkpoint holds rank 0's RNG only, so ranks are reseeded from (seed, rank, iteration).
+            base = int(os.environ.get("PL_GLOBAL_SEED", 0))
+            torch.manual_seed(batch_seed(base, self.global_rank, self.global_step))
+        elif rng is not None:
+            # Restored last, after Lightning's own restore, so a resumed run draws the same noise.
             _set_rng_states(rng)
-            self._restored_rng = None
 
 
 def _rng_states() -> dict[str, Any]:
