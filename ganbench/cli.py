@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from jsonargparse import lazy_instance
 from lightning.pytorch.cli import LightningCLI
@@ -65,6 +66,36 @@ class GanbenchCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         parser = self._parser(self.subcommand) if self.subcommand else self.parser
         return yaml.safe_load(parser.dump(config, skip_none=False, skip_check=True))
+
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads the model's hyperparameters from the checkpoint at parse time and lets
+        # them override the config; check first that the checkpoint is readable and of the same GAN.
+        self._check_checkpoint()
+        super()._parse_ckpt_path()
+
+    def _check_checkpoint(self) -> None:
+        """A missing, corrupt or foreign checkpoint is a one-line error before anything is written."""
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if not path or path in ("last", "best", "hpc", "registry"):
+            return
+        if not Path(path).is_file():
+            raise ValueError(f"ckpt_path: no such file: {path}")
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises several types for a damaged file
+            raise ValueError(
+                f"ckpt_path: {path} is not a readable checkpoint ({type(error).__name__})"
+            ) from None
+        if not isinstance(checkpoint, dict) or "ganbench" not in checkpoint:
+            raise ValueError(f"ckpt_path: {path} is not a ganbench checkpoint")
+        model = self.config[subcommand].model
+        for key in ("objective", "net"):
+            if checkpoint["ganbench"].get(key) != model[key]:
+                raise ValueError(
+                    f"ckpt_path: checkpoint was trained with {key}={checkpoint['ganbench'].get(key)!r}, "
+                    f"but model.{key}={model[key]!r}"
+                )
 
     def _prepare_run(self) -> None:
         trainer = self.trainer

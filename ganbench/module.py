@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
+from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule
@@ -62,7 +61,10 @@ class GAN(LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
-        for field, value in (("model.lr_generator", lr_generator), ("model.lr_discriminator", lr_discriminator)):
+        for field, value in (
+            ("model.lr_generator", lr_generator),
+            ("model.lr_discriminator", lr_discriminator),
+        ):
             if not value > 0:
                 raise ValueError(f"{field}: learning rate must be > 0, got {value}")
         if n_critic is not None and n_critic < 1:
@@ -76,7 +78,9 @@ class GAN(LightningModule):
 
         self.objective: Objective = build_objective(objective, **(objective_options or {}))
         self.n_critic = n_critic or self.objective.default_n_critic
-        self.generator, self.discriminator = build_nets(net, tuple(sample_shape), latent_dim, **(net_options or {}))
+        self.generator, self.discriminator = build_nets(
+            net, tuple(sample_shape), latent_dim, **(net_options or {})
+        )
         self.generator_ema = (
             AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
             if ema_decay is not None
@@ -117,7 +121,9 @@ class GAN(LightningModule):
     # ------------------------------------------------------------------ training
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         hp = self.hparams
-        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_discriminator, betas=tuple(hp.betas))
+        opt_d = torch.optim.Adam(
+            self.discriminator.parameters(), lr=hp.lr_discriminator, betas=tuple(hp.betas)
+        )
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr_generator, betas=tuple(hp.betas))
         return [opt_d, opt_g]
 
@@ -234,15 +240,19 @@ class GAN(LightningModule):
         saved = checkpoint.get("ganbench")
         if saved is None:
             raise ValueError("ckpt_path: not a ganbench checkpoint (no 'ganbench' section)")
-        for key in ("objective", "net"):
-            if saved[key] != self.hparams[key]:
-                raise ValueError(
-                    f"ckpt_path: checkpoint was trained with {key}={saved[key]!r}, "
-                    f"but model.{key}={self.hparams[key]!r}"
-                )
+        self.check_checkpoint_matches(saved)
         self.evaluation_history = list(saved["evaluation_history"])
         self.diverged_at = saved["diverged_at"]
         self._restored_rng = saved["rng"]
+
+    def check_checkpoint_matches(self, saved: dict[str, Any]) -> None:
+        """Refuse a checkpoint of another objective or net with a one-line error."""
+        for key in ("objective", "net"):
+            if saved.get(key) != self.hparams[key]:
+                raise ValueError(
+                    f"ckpt_path: checkpoint was trained with {key}={saved.get(key)!r}, "
+                    f"but model.{key}={self.hparams[key]!r}"
+                )
 
     def on_train_start(self) -> None:
         rng = getattr(self, "_restored_rng", None)

@@ -221,7 +221,9 @@ def relativistic(form: str = "average") -> Objective:
       pairing real and fake samples by index (equal batch sizes).
     """
     if form not in ("average", "pairing"):
-        raise ValueError(f"model.objective_options.form: unknown form {form!r}; valid choices: average, pairing")
+        raise ValueError(
+            f"model.objective_options.form: unknown form {form!r}; valid choices: average, pairing"
+        )
 
     if form == "average":
 

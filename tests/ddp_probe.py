@@ -30,8 +30,19 @@ class Probe(Callback):
 
 if __name__ == "__main__":
     seed_everything(0)
-    trainer = Trainer(strategy="ddp_find_unused_parameters_true", accelerator="cpu", devices=2, max_steps=5,
-                      max_epochs=-1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                      enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
-                      default_root_dir=sys.argv[2], callbacks=[Probe(sys.argv[1])])
+    trainer = Trainer(
+        strategy="ddp_find_unused_parameters_true",
+        accelerator="cpu",
+        devices=2,
+        max_steps=5,
+        max_epochs=-1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+        default_root_dir=sys.argv[2],
+        callbacks=[Probe(sys.argv[1])],
+    )
     trainer.fit(GAN(objective="nonsaturating"), GANDataModule(batch_size=32, seed=0))

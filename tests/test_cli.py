@@ -14,15 +14,26 @@ from ganbench.cli import lightning_main, main
 REPO = Path(__file__).resolve().parents[1]
 RING = str(REPO / "configs" / "toy" / "ring8.yaml")
 GRID = str(REPO / "configs" / "toy" / "grid25.yaml")
-QUICK = ["--trainer.max_steps=30", "--evaluation.every_n_iterations=10", "--evaluation.num_samples=500",
-         "--trainer.enable_progress_bar=false", "--trainer.log_every_n_steps=5"]
+QUICK = [
+    "--trainer.max_steps=30",
+    "--evaluation.every_n_iterations=10",
+    "--evaluation.num_samples=500",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.log_every_n_steps=5",
+]
 
 
 def run_cli(args, tmp_path, **env):
     environment = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), **env}
     environment.pop("WANDB_API_KEY", None)
-    return subprocess.run([sys.executable, "-m", "ganbench", *args], capture_output=True, text=True,
-                          cwd=tmp_path, env=environment, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ganbench", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=300,
+    )
 
 
 def test_fit_on_the_ring_writes_the_run_directory(tmp_path):
@@ -42,27 +53,44 @@ def test_fit_on_the_ring_writes_the_run_directory(tmp_path):
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert (run_dir / "config.yaml").is_file()
     assert sorted(p.name for p in (run_dir / "samples").glob("*.png")) == [
-        "eval_0000010.png", "eval_0000020.png", "eval_0000030.png"]
+        "eval_0000010.png",
+        "eval_0000020.png",
+        "eval_0000030.png",
+    ]
     assert list((run_dir / "wandb").glob("offline-run-*"))
 
 
 def test_logger_false_and_wandb_disabled_still_write_metrics(tmp_path):
-    for name, args, env in [("nolog", ["--trainer.logger=false"], {}), ("disabled", [], {"WANDB_MODE": "disabled"})]:
+    for name, args, env in [
+        ("nolog", ["--trainer.logger=false"], {}),
+        ("disabled", [], {"WANDB_MODE": "disabled"}),
+    ]:
         run_dir = tmp_path / name
-        result = run_cli(["fit", "--config", GRID, f"--trainer.default_root_dir={run_dir}", *QUICK, *args],
-                         tmp_path, **env)
+        result = run_cli(
+            ["fit", "--config", GRID, f"--trainer.default_root_dir={run_dir}", *QUICK, *args], tmp_path, **env
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
         assert not list((run_dir / "wandb").glob("offline-run-*"))
 
 
 def test_unknown_objective_is_one_line_without_traceback(tmp_path):
-    result = run_cli(["fit", "--config", RING, "--model.objective=wgan", f"--trainer.default_root_dir={tmp_path}"],
-                     tmp_path)
+    result = run_cli(
+        ["fit", "--config", RING, "--model.objective=wgan", f"--trainer.default_root_dir={tmp_path}"],
+        tmp_path,
+    )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("error: model.objective: unknown objective 'wgan'")
-    for name in ("minimax", "nonsaturating", "bce", "least_squares", "hinge", "wasserstein_gp", "relativistic"):
+    for name in (
+        "minimax",
+        "nonsaturating",
+        "bce",
+        "least_squares",
+        "hinge",
+        "wasserstein_gp",
+        "relativistic",
+    ):
         assert name in lines[-1]
     assert "Traceback" not in result.stderr
 
@@ -96,8 +124,31 @@ def test_print_config_resolves_links(tmp_path, capsys):
 
 
 def test_links_size_the_data_for_n_critic_and_seed():
-    cli = lightning_main(["--config", RING, "--model.objective=wasserstein_gp", "--seed_everything=7"], run=False)
+    cli = lightning_main(
+        ["--config", RING, "--model.objective=wasserstein_gp", "--seed_everything=7"], run=False
+    )
     assert cli.model.n_critic == 5
     assert cli.datamodule.batches_per_iteration == 5  # WGAN-GP's n_critic, linked to the data
     assert cli.datamodule.seed == 7
     assert cli.model.hparams.sample_shape == (2,)
+
+
+def test_bad_checkpoints_are_one_line_errors_and_keep_the_record(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    args = ["fit", "--config", RING, f"--trainer.default_root_dir={run_dir}", *QUICK]
+    assert main([*args, "--trainer.logger=false"]) == 0
+    record = (run_dir / "metrics.json").read_text()
+    last = run_dir / "checkpoints" / "last.ckpt"
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(last.read_bytes()[:200])
+    cases = [
+        (f"--ckpt_path={tmp_path / 'missing.ckpt'}", "ckpt_path: no such file"),
+        (f"--ckpt_path={corrupt}", "is not a readable checkpoint"),
+        (f"--ckpt_path={last} --model.objective=hinge", "trained with objective='nonsaturating'"),
+    ]
+    for override, message in cases:
+        capsys.readouterr()
+        assert main([*args, "--trainer.logger=false", "--trainer.max_steps=40", *override.split()]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error: ckpt_path: ") and message in err[-1]
+        assert (run_dir / "metrics.json").read_text() == record  # nothing already written is lost

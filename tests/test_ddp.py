@@ -13,8 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run(args, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -33,10 +34,25 @@ def test_ranks_share_weights_but_not_data_or_noise(tmp_path):
 
 def test_cli_ddp_fit_writes_one_record(tmp_path):
     run_dir = tmp_path / "run"
-    run(["-m", "ganbench", "fit", "--config", str(REPO / "configs" / "toy" / "ring8.yaml"),
-         "--trainer.strategy=ddp", "--trainer.accelerator=cpu", "--trainer.devices=2", "--trainer.max_steps=20",
-         "--evaluation.every_n_iterations=10", "--evaluation.num_samples=200", "--trainer.logger=false",
-         "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={run_dir}"], tmp_path)
+    run(
+        [
+            "-m",
+            "ganbench",
+            "fit",
+            "--config",
+            str(REPO / "configs" / "toy" / "ring8.yaml"),
+            "--trainer.strategy=ddp",
+            "--trainer.accelerator=cpu",
+            "--trainer.devices=2",
+            "--trainer.max_steps=20",
+            "--evaluation.every_n_iterations=10",
+            "--evaluation.num_samples=200",
+            "--trainer.logger=false",
+            "--trainer.enable_progress_bar=false",
+            f"--trainer.default_root_dir={run_dir}",
+        ],
+        tmp_path,
+    )
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["status"] == "completed" and record["iterations"] == 20
     assert [h["iteration"] for h in record["history"]] == [10, 20]

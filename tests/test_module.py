@@ -32,7 +32,9 @@ def adam_steps(optimizer) -> int:
     return int(next(iter(optimizer.state.values()))["step"])
 
 
-@pytest.mark.parametrize("objective, n_critic", [("nonsaturating", 1), ("nonsaturating", 3), ("wasserstein_gp", None)])
+@pytest.mark.parametrize(
+    "objective, n_critic", [("nonsaturating", 1), ("nonsaturating", 3), ("wasserstein_gp", None)]
+)
 def test_max_steps_counts_generator_iterations(tmp_path, objective, n_critic):
     model = GAN(objective=objective, n_critic=n_critic)
     expected_critic = n_critic or 5
@@ -48,7 +50,9 @@ def test_max_steps_counts_generator_iterations(tmp_path, objective, n_critic):
 def test_intervals_are_in_iterations(tmp_path):
     model = GAN(objective="wasserstein_gp")  # n_critic = 5: 6 optimizer steps per iteration
     data = GANDataModule(batch_size=16, batches_per_iteration=5)
-    trainer = make_trainer(tmp_path, max_steps=12, callbacks=[Evaluation(every_n_iterations=4, num_samples=100, plot=False)])
+    trainer = make_trainer(
+        tmp_path, max_steps=12, callbacks=[Evaluation(every_n_iterations=4, num_samples=100, plot=False)]
+    )
     trainer.fit(model, data)
     assert [h["iteration"] for h in model.evaluation_history] == [4, 8, 12]
     assert model.final_metrics["num_samples"] == 100
@@ -68,7 +72,9 @@ def test_short_run_really_trains_on_the_ring(tmp_path):
     data = GANDataModule(dataset="ring", batch_size=128)
     before = data.evaluate(model.generate(1000, seed=1))
     before_radius = model.generate(1000, seed=1).norm(dim=1).median()
-    trainer = make_trainer(tmp_path, max_steps=600, callbacks=[Evaluation(every_n_iterations=0, num_samples=1000, plot=False)])
+    trainer = make_trainer(
+        tmp_path, max_steps=600, callbacks=[Evaluation(every_n_iterations=0, num_samples=1000, plot=False)]
+    )
     trainer.fit(model, data)
     after_radius = model.generate(1000, seed=1).norm(dim=1).median()
     after = model.final_metrics

@@ -8,15 +8,35 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RING = str(REPO / "configs" / "toy" / "ring8.yaml")
-COMMON = ["--evaluation.every_n_iterations=20", "--evaluation.num_samples=500", "--checkpoint.every_n_train_steps=20",
-          "--trainer.enable_progress_bar=false", "--trainer.logger=false", "--data.batch_size=64"]
+COMMON = [
+    "--evaluation.every_n_iterations=20",
+    "--evaluation.num_samples=500",
+    "--checkpoint.every_n_train_steps=20",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.logger=false",
+    "--data.batch_size=64",
+]
 
 
 def fit(run_dir, *args):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run([sys.executable, "-m", "ganbench", "fit", "--config", RING,
-                             f"--trainer.default_root_dir={run_dir}", *COMMON, *args],
-                            capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ganbench",
+            "fit",
+            "--config",
+            RING,
+            f"--trainer.default_root_dir={run_dir}",
+            *COMMON,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((Path(run_dir) / "metrics.json").read_text())
 
@@ -25,8 +45,11 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(tmp_path):
     full = fit(tmp_path / "full", "--trainer.max_steps=60")
     first = fit(tmp_path / "split", "--trainer.max_steps=40")
     assert first["iterations"] == 40
-    resumed = fit(tmp_path / "split", "--trainer.max_steps=60",
-                  f"--ckpt_path={tmp_path / 'split' / 'checkpoints' / 'last.ckpt'}")
+    resumed = fit(
+        tmp_path / "split",
+        "--trainer.max_steps=60",
+        f"--ckpt_path={tmp_path / 'split' / 'checkpoints' / 'last.ckpt'}",
+    )
     assert resumed["status"] == "completed"
     assert resumed["iterations"] == 60
     assert resumed["metrics"] == full["metrics"]

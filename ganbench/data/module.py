@@ -40,7 +40,13 @@ class CounterSampledBatches(IterableDataset):
     """
 
     def __init__(self, dataset: SampledDataset, batch_size: int, seed: int, rank: int, start: int) -> None:
-        self.dataset, self.batch_size, self.seed, self.rank, self.start = dataset, batch_size, seed, rank, start
+        self.dataset, self.batch_size, self.seed, self.rank, self.start = (
+            dataset,
+            batch_size,
+            seed,
+            rank,
+            start,
+        )
 
     def __iter__(self) -> Iterator[Tensor]:
         index = self.start

@@ -43,7 +43,9 @@ class Evaluation(Callback):
         self.seed = seed
         self.plot = plot
 
-    def evaluate(self, trainer: Trainer, module: LightningModule, num_samples: int, tag: str) -> dict[str, Any]:
+    def evaluate(
+        self, trainer: Trainer, module: LightningModule, num_samples: int, tag: str
+    ) -> dict[str, Any]:
         samples = module.generate(num_samples, self.seed)
         metrics = dict(trainer.datamodule.evaluate(samples))
         metrics["num_samples"] = num_samples

@@ -52,8 +52,14 @@ class RunLogger(WandbLogger):
     is 90) and the run goes on offline instead of crashing.
     """
 
-    def __init__(self, project: str = "ganbench", save_dir: str | None = None, offline: bool | None = None,
-                 init_timeout: float = 30.0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        project: str = "ganbench",
+        save_dir: str | None = None,
+        offline: bool | None = None,
+        init_timeout: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
         mode = os.environ.get("WANDB_MODE", "").lower()
         if offline is None:
             offline = mode in ("offline", "dryrun")
@@ -61,12 +67,17 @@ class RunLogger(WandbLogger):
                 # wandb.init retries an unreachable server for minutes; a short probe bounds the wait.
                 if not has_wandb_credentials():
                     offline = True
-                    print("ganbench: no W&B API key found; logging offline (upload later with `wandb sync`)",
-                          file=sys.stderr)
+                    print(
+                        "ganbench: no W&B API key found; logging offline (upload later with `wandb sync`)",
+                        file=sys.stderr,
+                    )
                 elif not server_reachable(timeout=min(init_timeout, 10.0)):
                     offline = True
-                    print(f"ganbench: W&B server {':'.join(map(str, wandb_host()))} unreachable; logging offline "
-                          "(upload later with `wandb sync`)", file=sys.stderr)
+                    print(
+                        f"ganbench: W&B server {':'.join(map(str, wandb_host()))} unreachable; logging offline "
+                        "(upload later with `wandb sync`)",
+                        file=sys.stderr,
+                    )
         if "settings" not in kwargs:
             import wandb
 

@@ -24,10 +24,27 @@ def clean_env(tmp_path, **extra):
 
 def fit(tmp_path, run_dir, env, *args):
     start = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "ganbench", "fit", "--config", RING, "--trainer.max_steps=20",
-                             "--evaluation.every_n_iterations=10", "--evaluation.num_samples=200",
-                             "--trainer.enable_progress_bar=false", f"--trainer.default_root_dir={run_dir}", *args],
-                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ganbench",
+            "fit",
+            "--config",
+            RING,
+            "--trainer.max_steps=20",
+            "--evaluation.every_n_iterations=10",
+            "--evaluation.num_samples=200",
+            "--trainer.enable_progress_bar=false",
+            f"--trainer.default_root_dir={run_dir}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result, time.monotonic() - start
 
@@ -86,6 +103,12 @@ def test_resumed_fit_continues_the_same_wandb_run(tmp_path):
     env = clean_env(tmp_path, WANDB_MODE="offline")
     fit(tmp_path, run_dir, env)
     first_id = (run_dir / "wandb_run_id").read_text().strip()
-    fit(tmp_path, run_dir, env, "--trainer.max_steps=30", f"--ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}")
+    fit(
+        tmp_path,
+        run_dir,
+        env,
+        "--trainer.max_steps=30",
+        f"--ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
+    )
     assert (run_dir / "wandb_run_id").read_text().strip() == first_id
     assert all(run.name.endswith(first_id) for run in offline_runs(run_dir))
