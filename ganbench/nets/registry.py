@@ -24,6 +24,7 @@ def build_nets(name: str, sample_shape: tuple[int, ...], latent_dim: int, **opti
     unknown = sorted(set(options) - set(params))
     if unknown:
         raise ValueError(
-            f"model.net_options: {name} has no option {', '.join(unknown)}; valid options: {', '.join(params)}"
+            f"model.net_options: {name} has no option {', '.join(unknown)}; "
+            f"valid options: {', '.join(params)}"
         )
     return factory(sample_shape=tuple(sample_shape), latent_dim=latent_dim, **options)

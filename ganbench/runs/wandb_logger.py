@@ -74,8 +74,8 @@ class RunLogger(WandbLogger):
                 elif not server_reachable(timeout=min(init_timeout, 10.0)):
                     offline = True
                     print(
-                        f"ganbench: W&B server {':'.join(map(str, wandb_host()))} unreachable; logging offline "
-                        "(upload later with `wandb sync`)",
+                        f"ganbench: W&B server {':'.join(map(str, wandb_host()))} unreachable; "
+                        "logging offline (upload later with `wandb sync`)",
                         file=sys.stderr,
                     )
         if "settings" not in kwargs:
