@@ -152,3 +152,9 @@ def test_bad_checkpoints_are_one_line_errors_and_keep_the_record(tmp_path, capsy
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith("error: ckpt_path: ") and message in err[-1]
         assert (run_dir / "metrics.json").read_text() == record  # nothing already written is lost
+
+
+def test_theory_command_is_dispatched(capsys):
+    assert main(["theory", "--p", "0,-1", "--q", "0,1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --p")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 
@@ -61,6 +62,8 @@ class Evaluation(Callback):
 
     def _log(self, trainer: Trainer, prefix: str, metrics: dict[str, Any]) -> None:
         values = {f"{prefix}/{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        # Visible to callbacks too, so ModelCheckpoint(monitor="eval/modes_captured") keeps the best.
+        trainer.callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
         for logger in trainer.loggers:
             logger.log_metrics(values, step=trainer.global_step)
 
