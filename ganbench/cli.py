@@ -149,7 +149,13 @@ def _theory(args: list[str]) -> int:
     return main(args)
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"theory": _theory}
+def _inception(args: list[str]) -> int:
+    from ganbench.evaluation.inception import main
+
+    return main(args)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"theory": _theory, "inception": _inception}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -156,8 +156,16 @@ def test_best_checkpoint_by_an_evaluation_metric_is_kept(tmp_path):
     checkpoint = RunCheckpoint(every_n_train_steps=10, monitor="eval/high_quality_fraction", mode="max")
     evaluation = Evaluation(every_n_iterations=10, num_samples=300, plot=False)
     model = GAN(objective="nonsaturating", lr_generator=1e-3, lr_discriminator=1e-3, latent_dim=16)
-    trainer = Trainer(max_steps=40, max_epochs=-1, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                      limit_val_batches=0, default_root_dir=tmp_path, callbacks=[evaluation, checkpoint])
+    trainer = Trainer(
+        max_steps=40,
+        max_epochs=-1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        default_root_dir=tmp_path,
+        callbacks=[evaluation, checkpoint],
+    )
     trainer.fit(model, GANDataModule(batch_size=64))
     history = {h["iteration"]: h["high_quality_fraction"] for h in model.evaluation_history}
     best_iteration = max(history, key=lambda i: (history[i], -i))
