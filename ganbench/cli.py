@@ -41,6 +41,12 @@ class GanbenchCLI(LightningCLI):
         parser.add_lightning_class_args(Evaluation, "evaluation")
         parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         parser.add_lightning_class_args(RunRecord, "record")
+        parser.add_argument(
+            "--num_threads",
+            type=int | None,
+            default=None,
+            help="torch intra-op CPU threads (torch.set_num_threads); null keeps PyTorch's default",
+        )
         parser.link_arguments("seed_everything", "data.seed")
         parser.link_arguments(
             ("model.objective", "model.objective_options", "model.n_critic"),
@@ -54,6 +60,10 @@ class GanbenchCLI(LightningCLI):
         trainer = config.trainer
         if trainer.max_steps is not None and trainer.max_steps < -1:
             raise ValueError(f"trainer.max_steps: must be >= 0 (or -1 for no limit), got {trainer.max_steps}")
+        if config.get("num_threads") is not None:
+            if config.num_threads < 1:
+                raise ValueError(f"num_threads: must be >= 1 or null, got {config.num_threads}")
+            torch.set_num_threads(config.num_threads)
         if trainer.strategy == "ddp":
             # A D step never touches G's parameters (and vice versa): DDP must expect unused ones.
             trainer.strategy = "ddp_find_unused_parameters_true"
@@ -155,7 +165,25 @@ def _inception(args: list[str]) -> int:
     return main(args)
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"theory": _theory, "inception": _inception}
+def _lazy(module: str) -> Callable[[list[str]], int]:
+    """A command whose module (and its imports) loads only when the command runs."""
+
+    def run(args: list[str]) -> int:
+        import importlib
+
+        return importlib.import_module(module).main(args)
+
+    return run
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "theory": _theory,
+    "inception": _inception,
+    "table": _lazy("ganbench.runs.table"),
+    "sweep": _lazy("ganbench.runs.sweep"),
+    "plot": _lazy("ganbench.runs.plot"),
+    "classifier": _lazy("ganbench.evaluation.classifier"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,7 +70,7 @@ def test_short_run_really_trains_on_the_ring(tmp_path):
     torch.manual_seed(0)
     model = GAN(objective="nonsaturating", lr_generator=1e-3, lr_discriminator=1e-3, latent_dim=2)
     data = GANDataModule(dataset="ring", batch_size=128)
-    before = data.evaluate(model.generate(1000, seed=1))
+    before = data.evaluate(model, 1000, seed=1)
     before_radius = model.generate(1000, seed=1).norm(dim=1).median()
     trainer = make_trainer(
         tmp_path, max_steps=600, callbacks=[Evaluation(every_n_iterations=0, num_samples=1000, plot=False)]

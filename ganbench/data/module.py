@@ -27,6 +27,21 @@ class SampledDataset(Protocol):
     def plot(self, samples: Tensor, path: str | Path, title: str = "") -> Path: ...
 
 
+class DataSource(Protocol):
+    """What the data module needs of a registered dataset: training batches and an evaluation.
+
+    Image datasets implement it directly; sampled toy distributions are adapted by SampledSource.
+    """
+
+    sample_shape: tuple[int, ...]
+
+    def train_dataloader(self, batch_size: int, seed: int, rank: int, start: int) -> DataLoader: ...
+
+    def evaluate(
+        self, module: Any, num_samples: int, seed: int, plot_path: Path | None, title: str, **settings: Any
+    ) -> dict[str, Any]: ...
+
+
 def batch_seed(seed: int, rank: int, index: int) -> int:
     """A seed for batch ``index`` of ``rank``: batches are independent of each other and of prefetching."""
     return int(np.random.SeedSequence([seed, rank, index]).generate_state(1)[0])
@@ -54,6 +69,26 @@ class CounterSampledBatches(IterableDataset):
             rng = torch.Generator().manual_seed(batch_seed(self.seed, self.rank, index))
             yield self.dataset.sample(self.batch_size, rng)
             index += 1
+
+
+class SampledSource:
+    """A sampled distribution as a DataSource: counter-seeded batches, metrics on generated samples."""
+
+    def __init__(self, dataset: SampledDataset) -> None:
+        self.dataset = dataset
+        self.sample_shape = tuple(dataset.sample_shape)
+
+    def train_dataloader(self, batch_size: int, seed: int, rank: int, start: int) -> DataLoader:
+        return DataLoader(CounterSampledBatches(self.dataset, batch_size, seed, rank, start), batch_size=None)
+
+    def evaluate(
+        self, module: Any, num_samples: int, seed: int, plot_path: Path | None, title: str, **settings: Any
+    ) -> dict[str, Any]:
+        samples = module.generate(num_samples, seed)
+        metrics = {**self.dataset.evaluate(samples), "num_samples": num_samples}
+        if plot_path is not None:
+            self.dataset.plot(samples.cpu(), plot_path, title)
+        return metrics
 
 
 class _EvaluationTrigger(IterableDataset):
@@ -89,23 +124,21 @@ class GANDataModule(LightningDataModule):
             raise ValueError(f"data.batches_per_iteration: must be >= 1, got {batches_per_iteration}")
         self.save_hyperparameters()
         factory = DATASETS.get(dataset, field="data.dataset")
-        self.dataset: SampledDataset = factory(**_checked_options(factory, dataset, dataset_options or {}))
+        built = factory(**_checked_options(factory, dataset, dataset_options or {}))
+        self.source: DataSource = built if hasattr(built, "train_dataloader") else SampledSource(built)
         self.batch_size = batch_size
         self.batches_per_iteration = batches_per_iteration
         self.seed = seed
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
-        return tuple(self.dataset.sample_shape)
+        return tuple(self.source.sample_shape)
 
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
         rank = trainer.global_rank if trainer is not None else 0
         start = trainer.global_step if trainer is not None else 0  # the iteration a resumed run starts at
-        batches = CounterSampledBatches(
-            self.dataset, self.batch_size * self.batches_per_iteration, self.seed, rank, start
-        )
-        return DataLoader(batches, batch_size=None)
+        return self.source.train_dataloader(self.batch_size * self.batches_per_iteration, self.seed, rank, start)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(_EvaluationTrigger(), batch_size=None)
@@ -113,11 +146,12 @@ class GANDataModule(LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return DataLoader(_EvaluationTrigger(), batch_size=None)
 
-    def evaluate(self, samples: Tensor) -> dict[str, float]:
-        return self.dataset.evaluate(samples)
-
-    def plot(self, samples: Tensor, path: str | Path, title: str = "") -> Path:
-        return self.dataset.plot(samples, path, title)
+    def evaluate(
+        self, module: Any, num_samples: int, seed: int, plot_path: Path | None = None, title: str = "",
+        **settings: Any,
+    ) -> dict[str, Any]:
+        """Score ``num_samples`` of the module's generator (fixed noise ``seed``); plot to ``plot_path``."""
+        return self.source.evaluate(module, num_samples, seed, plot_path, title, **settings)
 
 
 def _checked_options(factory: Any, name: str, options: dict[str, Any]) -> dict[str, Any]:

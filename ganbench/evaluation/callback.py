@@ -23,6 +23,10 @@ class Evaluation(Callback):
         final_num_samples: samples for the final evaluation; None means ``num_samples``.
         seed: seed of the evaluation noise.
         plot: save a picture of the samples at each evaluation (``DIR/samples/``) and log it.
+        inception_weights: image data: torch-fidelity Inception weights file (``inception export``).
+        reference_split: image data: the real split generated samples are compared with.
+        tf32: image data: allow TF32 in the Inception feature pass (default strict fp32).
+        classifier: MNIST-like data: a ``classifier fit`` checkpoint for class-coverage metrics.
     """
 
     def __init__(
@@ -32,6 +36,10 @@ class Evaluation(Callback):
         final_num_samples: int | None = None,
         seed: int = 1234,
         plot: bool = True,
+        inception_weights: str | None = None,
+        reference_split: str = "test",
+        tf32: bool = False,
+        classifier: str | None = None,
     ) -> None:
         if every_n_iterations < 0:
             raise ValueError(f"evaluation.every_n_iterations: must be >= 0, got {every_n_iterations}")
@@ -43,18 +51,27 @@ class Evaluation(Callback):
         self.final_num_samples = final_num_samples or num_samples
         self.seed = seed
         self.plot = plot
+        if reference_split not in ("train", "test"):
+            raise ValueError(f"evaluation.reference_split: {reference_split!r}; valid choices: train, test")
+        # Image metrics only (the toy mixtures ignore them): torch-fidelity's Inception weights file
+        # (None: its default download), the real split the samples are compared with, TF32 in the
+        # feature pass (off: strict fp32), and an MNIST classifier for class coverage.
+        self.settings = {
+            "inception_weights": inception_weights,
+            "reference_split": reference_split,
+            "tf32": tf32,
+            "classifier": classifier,
+        }
 
     def evaluate(
         self, trainer: Trainer, module: LightningModule, num_samples: int, tag: str
     ) -> dict[str, Any]:
-        samples = module.generate(num_samples, self.seed)
-        metrics = dict(trainer.datamodule.evaluate(samples))
-        metrics["num_samples"] = num_samples
         iteration = trainer.global_step
-        if self.plot and trainer.is_global_zero:
-            path = Path(trainer.default_root_dir) / "samples" / f"{tag}_{iteration:07d}.png"
-            title = f"{module.objective.describe()}  iteration {iteration}"
-            trainer.datamodule.plot(samples.cpu(), path, title)
+        plotting = self.plot and trainer.is_global_zero
+        path = Path(trainer.default_root_dir) / "samples" / f"{tag}_{iteration:07d}.png" if plotting else None
+        title = f"{module.objective.describe()}  iteration {iteration}"
+        metrics = dict(trainer.datamodule.evaluate(module, num_samples, self.seed, path, title, **self.settings))
+        if path is not None:
             for logger in trainer.loggers:
                 if hasattr(logger, "log_image"):
                     logger.log_image(key=f"{tag}/samples", images=[str(path)], step=iteration)

@@ -1,0 +1,207 @@
+"""``python -m ganbench plot``: metric-vs-iteration curves per group, with a band over seeds.
+
+One line per group (``--group model.objective``): the mean over its runs at each evaluated iteration,
+and a band over the runs (mean ± 1 std, or min-max with ``--band minmax``), the legend saying which and
+how many runs. Completed and diverged runs are drawn (a diverged run's curve stops where it diverged);
+running, crashed and interrupted ones are left out and said so. Non-finite values (``null`` in
+metrics.json) cannot be drawn: they are left out of the mean at their iteration and counted in the
+legend. ``--by data.dataset`` draws one panel per value. Written as PNG and PDF with a bare Figure and the
+Agg canvas (no pyplot global state).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ganbench.runs.table import Run, TableError, check_key, find_runs, label, lookup, sort_key
+
+PLOTTED = ("completed", "diverged")
+
+
+@dataclass(frozen=True)
+class Band:
+    bounds: Callable[[np.ndarray], tuple[float, float]]
+    description: str
+
+
+def _std_bounds(values: np.ndarray) -> tuple[float, float]:
+    mean = float(values.mean())
+    std = float(values.std(ddof=1)) if values.size > 1 else 0.0  # one run: no spread to show
+    return mean - std, mean + std
+
+
+BANDS: dict[str, Band] = {
+    "std": Band(_std_bounds, "mean ± 1 std over seeds"),
+    "minmax": Band(lambda v: (float(v.min()), float(v.max())), "min–max over seeds"),
+}
+
+
+@dataclass
+class Curve:
+    """One group's line and band; ``counts`` is how many runs have a finite value at each iteration."""
+
+    group: str
+    iterations: np.ndarray
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    counts: np.ndarray
+    runs: int
+    diverged: int
+    omitted: int  # non-finite values left out
+
+    @property
+    def legend(self) -> str:
+        extra = [f"{self.diverged} diverged"] if self.diverged else []
+        extra += [f"{self.omitted} non-finite values omitted"] if self.omitted else []
+        return f"{self.group} (n={self.runs}{''.join(', ' + e for e in extra)})"
+
+
+def curve(group: str, runs: Sequence[Run], metric: str, band: Band) -> Curve:
+    """Mean and band over ``runs`` at every iteration any of them evaluated."""
+    by_iteration: dict[float, list[float]] = {}
+    omitted = 0
+    for run in runs:
+        for point in run.history:
+            if metric not in point or "iteration" not in point:
+                continue
+            value = point[metric]
+            if value is None or not np.isfinite(value):
+                omitted += 1
+                continue
+            by_iteration.setdefault(float(point["iteration"]), []).append(float(value))
+    iterations = np.array(sorted(by_iteration))
+    samples = [np.array(by_iteration[i]) for i in iterations]
+    bounds = np.array([band.bounds(s) for s in samples]).reshape(-1, 2)
+    return Curve(
+        group=group,
+        iterations=iterations,
+        mean=np.array([s.mean() for s in samples]),
+        low=bounds[:, 0],
+        high=bounds[:, 1],
+        counts=np.array([s.size for s in samples]),
+        runs=len(runs),
+        diverged=sum(run.status == "diverged" for run in runs),
+        omitted=omitted,
+    )
+
+
+def curves(
+    runs: Sequence[Run],
+    metric: str,
+    group: str = "model.objective",
+    by: Sequence[str] = (),
+    band: str = "std",
+) -> dict[tuple[str, ...], list[Curve]]:
+    """Curves per panel (the ``by`` values) and group, both in sorted order."""
+    panels: dict[tuple[str, ...], dict[str, list[Run]]] = {}
+    for run in runs:
+        if run.status in PLOTTED:
+            block = tuple(label(lookup(run.record, k)) for k in by)
+            panels.setdefault(block, {}).setdefault(label(lookup(run.record, group)), []).append(run)
+    return {
+        block: [curve(g, panels[block][g], metric, BANDS[band]) for g in sorted(panels[block], key=sort_key)]
+        for block in sorted(panels, key=lambda b: [sort_key(x) for x in b])
+    }
+
+
+def draw(
+    panels: dict[tuple[str, ...], list[Curve]], metric: str, by: Sequence[str], band: str, out: Path
+) -> list[Path]:
+    """Save the panels side by side as OUT/METRIC.png and OUT/METRIC.pdf."""
+    # Figure + Agg canvas, not pyplot: no global figure registry to leak into, no GUI backend.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.5 * len(panels), 4), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (block, lines) in zip(axes, panels.items(), strict=True):
+        for line in lines:
+            (drawn,) = ax.plot(line.iterations, line.mean, marker="o", markersize=3, label=line.legend)
+            ax.fill_between(
+                line.iterations, line.low, line.high, color=drawn.get_color(), alpha=0.2, linewidth=0
+            )
+        ax.set_xlabel("iteration")
+        ax.set_ylabel(metric)
+        if by:
+            ax.set_title(", ".join(f"{k}={v}" for k, v in zip(by, block, strict=True)))
+        ax.grid(alpha=0.3)
+        ax.legend(
+            title=f"line: mean; band: {BANDS[band].description}", fontsize="small", title_fontsize="small"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{metric}.png", out / f"{metric}.pdf"]
+    for path in paths:
+        fig.savefig(path, dpi=150)
+    return paths
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + message
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m ganbench plot",
+        description="Metric-vs-iteration curves per group with a band over seeds, as PNG and PDF.",
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIRS", help="run directories or folders holding them")
+    p.add_argument("--metric", default="modes_captured", help="evaluation metric (modes_captured)")
+    p.add_argument("--group", default="model.objective", help="dotted config key of the lines")
+    p.add_argument("--by", nargs="*", default=[], help="dotted config keys of the panels, e.g. data.dataset")
+    p.add_argument("--band", default="std", help=f"band over seeds: {', '.join(BANDS)} (std)")
+    p.add_argument("--out", required=True, help="output directory")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ganbench plot``: 0 on success, 2 on bad input (one-line error)."""
+    try:
+        args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        if args.band not in BANDS:
+            raise TableError(f"--band: unknown band {args.band!r}; valid choices: {', '.join(BANDS)}")
+        runs = find_runs(args.run_dirs)
+        for key, option in [(args.group, "--group"), *((k, "--by") for k in args.by)]:
+            check_key(runs, key, option)
+        valid = sorted({m for run in runs for h in run.history for m in h} - {"iteration", "num_samples"})
+        if args.metric not in valid:
+            raise TableError(
+                f"--metric: {args.metric!r} is in no run's history; valid choices: {', '.join(valid)}"
+            )
+        panels = curves(runs, args.metric, args.group, args.by, args.band)
+        if not panels:
+            raise TableError("RUN_DIRS: no completed or diverged run to plot")
+    except TableError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    left_out = [run for run in runs if run.status not in PLOTTED]
+    if left_out:
+        statuses = sorted({run.status for run in left_out})
+        print(f"note: {len(left_out)} run(s) not drawn (status {', '.join(statuses)})", file=sys.stderr)
+    for lines in panels.values():
+        for line in lines:
+            if line.counts.size and line.counts.min() != line.counts.max():
+                print(
+                    f"note: {line.group}: {line.counts.min()} to {line.counts.max()} runs per iteration "
+                    "(runs of different lengths, or non-finite values): the band narrows where fewer remain",
+                    file=sys.stderr,
+                )
+    for path in draw(panels, args.metric, args.by, args.band, Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,530 @@
+"""``python -m ganbench sweep FILE``: run a W&B sweep file locally, with no W&B server.
+
+The file is W&B's own sweep YAML (``program``, ``command``, ``method: grid|random``, ``parameters``,
+``run_cap``), so the same file also works with ``wandb sweep FILE`` and ``wandb agent ID``. Commands
+are built the way W&B's agent builds them (``wandb/sdk/launch/sweeps/utils.py``): the macros
+``${env}``, ``${interpreter}``, ``${program}``, ``${args}`` (``--name=value``), ``${args_no_hyphens}``,
+``${args_no_boolean_flags}``, ``${args_no_equals}``, ``${args_json}``, ``${args_json_file}`` and
+``${envvar:NAME}``, values written with ``str()``. One difference: ``${interpreter}`` is the Python running
+this command (W&B writes ``python``), so that the runs use the same environment.
+
+Each run gets ``--trainer.default_root_dir=ROOT/NAME`` appended, NAME a readable slug of its parameters
+(``model.objective=minimax,seed_everything=1``). A run whose ``metrics.json`` says "completed" or
+"diverged" (a result too) is skipped, so an interrupted sweep resumes where it stopped; a run that failed
+(non-zero exit or "crashed") is reported and only re-run with ``--retry-failed``. What happened to each
+run is kept in ``ROOT/sweep-state.json``, its output in ``ROOT/NAME/sweep.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy import stats
+
+from ganbench.runs.atomic import write_json_atomic
+
+DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]  # W&B's default
+RUN_DIR_FLAG = "--trainer.default_root_dir"
+RECORD_NAME = "metrics.json"
+STATE_NAME = "sweep-state.json"
+LOG_NAME = "sweep.log"
+ARGS_FILE = "sweep-args.json"  # ${args_json_file}
+FINISHED = ("completed", "diverged")  # a diverged run is a result, not a failure
+FAILED_STATUS = "crashed"
+MAX_NAME = 150  # characters of a run directory name before it is shortened with a hash
+
+
+class SweepError(ValueError):
+    """Bad sweep file or option: the message is one line naming the field and the valid choices."""
+
+
+# --------------------------------------------------------------------------------- parameter spaces
+
+
+def _bounds(spec: dict[str, Any]) -> tuple[float, float]:
+    return float(spec["min"]), float(spec["max"])
+
+
+def _q(value: float, spec: dict[str, Any]) -> float:
+    q = spec.get("q", 1)
+    return round(value / q) * q
+
+
+def _uniform(spec: dict[str, Any], rng: np.random.Generator) -> float:
+    low, high = _bounds(spec)
+    return float(stats.uniform(loc=low, scale=high - low).rvs(random_state=rng))
+
+
+def _log_uniform_values(spec: dict[str, Any], rng: np.random.Generator) -> float:
+    return float(stats.loguniform(*_bounds(spec)).rvs(random_state=rng))
+
+
+def _normal(spec: dict[str, Any], rng: np.random.Generator) -> float:
+    return float(stats.norm(loc=spec.get("mu", 0.0), scale=spec.get("sigma", 1.0)).rvs(random_state=rng))
+
+
+def _categorical(spec: dict[str, Any], rng: np.random.Generator) -> Any:
+    values = spec["values"]
+    return values[int(rng.choice(len(values), p=spec.get("probabilities")))]
+
+
+# W&B's distributions (docs: "Sweep configuration options"), sampled with scipy.stats.
+SAMPLERS: dict[str, Callable[[dict[str, Any], np.random.Generator], Any]] = {
+    "constant": lambda spec, rng: spec["value"],
+    "categorical": _categorical,
+    "uniform": _uniform,
+    "int_uniform": lambda spec, rng: int(stats.randint(spec["min"], spec["max"] + 1).rvs(random_state=rng)),
+    "q_uniform": lambda spec, rng: _q(_uniform(spec, rng), spec),
+    "log_uniform_values": _log_uniform_values,
+    "q_log_uniform_values": lambda spec, rng: _q(_log_uniform_values(spec, rng), spec),
+    "log_uniform": lambda spec, rng: math.exp(_uniform(spec, rng)),  # min, max are exponents
+    "normal": _normal,
+    "q_normal": lambda spec, rng: _q(_normal(spec, rng), spec),
+    "log_normal": lambda spec, rng: math.exp(_normal(spec, rng)),
+}
+
+
+def distribution(name: str, spec: Any) -> str:
+    """The distribution of a parameter spec, inferred as W&B does when ``distribution`` is absent."""
+    if not isinstance(spec, dict):
+        raise SweepError(
+            f"parameters.{name}: expected a mapping (value, values or distribution), got {spec!r}"
+        )
+    if "distribution" in spec:
+        kind = spec["distribution"]
+    elif "value" in spec:
+        kind = "constant"
+    elif "values" in spec:
+        kind = "categorical"
+    elif "min" in spec and "max" in spec:
+        ints = isinstance(spec["min"], int) and isinstance(spec["max"], int)
+        kind = "int_uniform" if ints else "uniform"
+    else:
+        raise SweepError(f"parameters.{name}: needs value, values, or min and max")
+    if kind not in SAMPLERS:
+        raise SweepError(
+            f"parameters.{name}.distribution: unknown {kind!r}; valid choices: {', '.join(SAMPLERS)}"
+        )
+    if kind == "categorical" and (not isinstance(spec.get("values"), list) or not spec["values"]):
+        raise SweepError(f"parameters.{name}.values: expected a non-empty list")
+    if kind not in ("constant", "categorical", "normal", "q_normal", "log_normal"):
+        if "min" not in spec or "max" not in spec:
+            raise SweepError(f"parameters.{name}: distribution {kind} needs min and max")
+    return kind
+
+
+def expand_grid(parameters: dict[str, Any], run_cap: int | None, seed: int) -> list[dict[str, Any]]:
+    """The cartesian product of the values, first parameter slowest; at most run_cap runs."""
+    axes = []
+    for name, spec in parameters.items():
+        kind = distribution(name, spec)
+        if kind not in ("constant", "categorical"):
+            raise SweepError(f"parameters.{name}: method grid needs value or values, got distribution {kind}")
+        axes.append(spec["values"] if kind == "categorical" else [spec["value"]])
+    runs = [dict(zip(parameters, values, strict=True)) for values in itertools.product(*axes)]
+    return runs[:run_cap] if run_cap is not None else runs
+
+
+def sample_random(parameters: dict[str, Any], run_cap: int | None, seed: int) -> list[dict[str, Any]]:
+    """run_cap independent draws of every parameter from one seeded generator (reproducible names)."""
+    if run_cap is None:
+        raise SweepError("run_cap: method random needs run_cap (a W&B agent would sample without end)")
+    kinds = {name: distribution(name, spec) for name, spec in parameters.items()}
+    rng = np.random.default_rng(seed)
+    return [
+        {name: SAMPLERS[kinds[name]](parameters[name], rng) for name in parameters} for _ in range(run_cap)
+    ]
+
+
+METHODS: dict[str, Callable[[dict[str, Any], int | None, int], list[dict[str, Any]]]] = {
+    "grid": expand_grid,
+    "random": sample_random,
+}
+
+
+# ---------------------------------------------------------------------------------------- the sweep
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A validated sweep file."""
+
+    path: Path
+    method: str
+    parameters: dict[str, Any]
+    command: list[str]
+    program: str | None = None
+    run_cap: int | None = None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Sweep:
+        path = Path(path)
+        try:
+            config = yaml.safe_load(path.read_text())
+        except OSError as error:
+            raise SweepError(f"FILE: cannot read {path} ({error.strerror})") from None
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            problem = getattr(error, "problem", None) or type(error).__name__
+            raise SweepError(f"FILE: {path} is not valid YAML ({where}{problem})") from None
+        if not isinstance(config, dict):
+            raise SweepError(f"FILE: {path} is not a W&B sweep file (expected a mapping)")
+        method = config.get("method")
+        if method not in METHODS:
+            raise SweepError(
+                f"method: unknown {method!r}; valid choices: {', '.join(METHODS)} (bayes needs W&B's server)"
+            )
+        parameters = config.get("parameters")
+        if not isinstance(parameters, dict) or not parameters:
+            raise SweepError("parameters: expected a mapping of parameter names to value/values/distribution")
+        for name, spec in parameters.items():
+            if isinstance(spec, dict) and "parameters" in spec:
+                raise SweepError(f"parameters.{name}: nested parameters are not supported; use dotted names")
+        command = config.get("command", DEFAULT_COMMAND)
+        if not isinstance(command, list) or not command:
+            raise SweepError(
+                "command: expected a list of words, e.g. [${env}, ${interpreter}, ${program}, ${args}]"
+            )
+        run_cap = config.get("run_cap")
+        if run_cap is not None and (not isinstance(run_cap, int) or run_cap < 1):
+            raise SweepError(f"run_cap: expected a positive integer, got {run_cap!r}")
+        program = config.get("program")
+        return cls(path, method, parameters, [str(word) for word in command], program, run_cap)
+
+    def expand(self, seed: int = 0) -> list[dict[str, Any]]:
+        return METHODS[self.method](self.parameters, self.run_cap, seed)
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^\w.+-]", "_", str(value))
+
+
+def run_name(params: dict[str, Any]) -> str:
+    """``a=1,b=x``, parameters sorted by name: the same parameters always give the same directory."""
+    name = ",".join(f"{_slug(k)}={_slug(params[k])}" for k in sorted(params))
+    if len(name) > MAX_NAME:  # file systems cap names at 255 bytes
+        digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+        name = f"{name[: MAX_NAME - 11]}-{digest}"
+    return name
+
+
+def command_args(params: dict[str, Any]) -> dict[str, list[str]]:
+    """The ``${args...}`` macro expansions, as W&B's ``create_sweep_command_args`` writes them."""
+    flags = [f"--{k}={v}" for k, v in params.items()]
+    return {
+        "args": flags,
+        "args_no_hyphens": [f"{k}={v}" for k, v in params.items()],
+        "args_no_equals": [word for k, v in params.items() for word in (f"--{k}", str(v))],
+        "args_no_boolean_flags": [
+            f"--{k}" if isinstance(v, bool) else f"--{k}={v}"
+            for k, v in params.items()
+            if not (isinstance(v, bool) and not v)
+        ],
+        "args_json": [json.dumps(params)],
+    }
+
+
+def build_command(sweep: Sweep, params: dict[str, Any], run_dir: Path) -> list[str]:
+    """The argv of one run: the sweep's command with its macros expanded, then the run directory flag."""
+    macros = {
+        **command_args(params),
+        "env": ["/usr/bin/env"] if platform.system() != "Windows" else [],
+        "interpreter": [sys.executable],
+        "args_json_file": [str(run_dir / ARGS_FILE)],
+    }
+    if sweep.program is not None:
+        macros["program"] = [sweep.program]
+    argv: list[str] = []
+    for word in sweep.command:
+        # ${envvar:NAME} anywhere in a word; W&B keeps NAME itself when the variable is unset.
+        word = re.sub(r"\$\{envvar:([A-Z0-9_]*)\}", lambda m: os.environ.get(m.group(1), m.group(1)), word)
+        if word.startswith("${") and word.endswith("}"):
+            macro = word[2:-1]
+            if macro not in macros:
+                valid = ", ".join(f"${{{m}}}" for m in sorted(macros))
+                hint = " (the sweep file has no program)" if macro == "program" else ""
+                raise SweepError(f"command: unknown macro {word}{hint}; valid choices: {valid}")
+            argv += macros[macro]
+        else:
+            argv.append(word)
+    return [*argv, f"{RUN_DIR_FLAG}={run_dir}"]
+
+
+@dataclass
+class SweepRun:
+    name: str
+    params: dict[str, Any]
+    directory: Path
+    argv: list[str]
+
+
+def plan(sweep: Sweep, root: Path, seed: int = 0) -> list[SweepRun]:
+    """Every run of the sweep with its directory and command; repeated draws get a ~N suffix."""
+    runs = []
+    seen: dict[str, int] = {}
+    for params in sweep.expand(seed):
+        name = run_name(params)
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:  # random search can draw the same point twice: each is its own run
+            name = f"{name}~{seen[name]}"
+        directory = root / name
+        runs.append(SweepRun(name, params, directory, build_command(sweep, params, directory)))
+    return runs
+
+
+# ------------------------------------------------------------------------------------------ running
+
+
+def record_status(directory: Path) -> tuple[str | None, float | None]:
+    """``status`` and ``wall_time_s`` of the run's metrics.json (None, None without a readable one)."""
+    try:
+        record = json.loads((directory / RECORD_NAME).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None, None
+    if not isinstance(record, dict):
+        return None, None
+    return record.get("status"), record.get("wall_time_s")
+
+
+@dataclass
+class Outcome:
+    run: SweepRun
+    status: str  # completed, diverged, failed, or what was done instead (skipped, would run)
+    wall_time_s: float | None = None
+    returncode: int | None = None
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status.startswith("failed")
+
+    @property
+    def text(self) -> str:
+        return f"{self.status} ({self.detail})" if self.detail else self.status
+
+
+def previous_outcome(run: SweepRun, state: dict[str, Any]) -> Outcome | None:
+    """The outcome that makes this run skip: finished, or failed without --retry-failed asked for."""
+    status, wall = record_status(run.directory)
+    earlier = state.get(run.name, {})
+    wall = earlier.get("wall_time_s", wall)  # the process's time, as for runs of this call, if known
+    if status in FINISHED:
+        return Outcome(run, status, wall, detail="earlier")
+    # An interrupted (or killed: still "running") run is not a failure of the run: it runs again.
+    if status == FAILED_STATUS or (earlier.get("status") == "failed" and status != "interrupted"):
+        return Outcome(run, "failed", wall, earlier.get("returncode"), "earlier")
+    return None
+
+
+def execute(run: SweepRun, env: dict[str, str], processes: dict[int, subprocess.Popen]) -> Outcome:
+    """Run one command to its end, output to RUN_DIR/sweep.log; the status comes from metrics.json."""
+    run.directory.mkdir(parents=True, exist_ok=True)
+    if str(run.directory / ARGS_FILE) in run.argv:
+        write_json_atomic(run.directory / ARGS_FILE, run.params)
+    started = time.monotonic()
+    with open(run.directory / LOG_NAME, "w") as log:
+        try:
+            process = subprocess.Popen(run.argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        except OSError as error:
+            return Outcome(run, "failed", 0.0, None, f"cannot start: {error.strerror}")
+        processes[process.pid] = process
+        try:
+            returncode = process.wait()
+        finally:
+            processes.pop(process.pid, None)
+    wall = time.monotonic() - started
+    status, _ = record_status(run.directory)
+    if returncode == 0 and status in FINISHED:
+        return Outcome(run, status, wall, returncode)
+    detail = (
+        f"exit {returncode}, metrics.json status {status}"
+        if status
+        else f"exit {returncode}, no metrics.json"
+    )
+    return Outcome(run, "failed", wall, returncode, f"{detail}; see {run.directory / LOG_NAME}")
+
+
+def _save_state(root: Path, sweep: Sweep, state: dict[str, Any]) -> None:
+    write_json_atomic(root / STATE_NAME, {"sweep": str(sweep.path), "runs": state})
+
+
+def _load_state(root: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((root / STATE_NAME).read_text()).get("runs", {}))
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return {}
+
+
+@dataclass
+class SweepResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def run_sweep(
+    sweep: Sweep,
+    root: Path,
+    workers: int = 1,
+    retry_failed: bool = False,
+    dry_run: bool = False,
+    seed: int = 0,
+    echo: Callable[[str], None] = print,
+) -> SweepResult:
+    """Run the sweep's pending runs on ``workers`` parallel processes; returns every run's outcome."""
+    runs = plan(sweep, root, seed)
+    state = _load_state(root)
+    result = SweepResult()
+    pending = []
+    for run in runs:
+        previous = previous_outcome(run, state)
+        if previous is not None and not (previous.failed and retry_failed):
+            result.outcomes.append(previous)
+        elif dry_run:
+            result.outcomes.append(Outcome(run, "would retry" if previous else "would run"))
+            echo(shlex.join(run.argv))
+        else:
+            pending.append(run)
+    if not pending:
+        return result
+
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")  # parallel runs must not each take every core
+    processes: dict[int, subprocess.Popen] = {}
+    done = 0
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures: set[Future[Outcome]] = {pool.submit(execute, run, env, processes) for run in pending}
+        try:
+            while futures:
+                finished, futures = wait(futures, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    outcome = future.result()
+                    done += 1
+                    result.outcomes.append(outcome)
+                    state[outcome.run.name] = {
+                        "status": outcome.status,
+                        "returncode": outcome.returncode,
+                        "wall_time_s": outcome.wall_time_s,
+                        "argv": outcome.run.argv,
+                    }
+                    _save_state(root, sweep, state)
+                    echo(f"[{done}/{len(pending)}] {outcome.run.name}: {outcome.text}")
+        except KeyboardInterrupt:
+            result.interrupted = True
+            for future in futures:
+                future.cancel()
+            _stop(processes)
+    if result.interrupted:  # not recorded in the state: these run again next time
+        recorded = {id(o.run) for o in result.outcomes}
+        result.outcomes += [Outcome(run, "interrupted") for run in pending if id(run) not in recorded]
+    return result
+
+
+def _stop(processes: dict[int, subprocess.Popen], grace_s: float = 30.0) -> None:
+    """SIGINT to the runs (Lightning records them as "interrupted"), SIGKILL after ``grace_s``."""
+    for process in list(processes.values()):
+        process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for process in list(processes.values()):
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def summary_table(outcomes: Sequence[Outcome]) -> str:
+    """A plain-text table: run, status, wall time; failures with the reason."""
+    rows = [("run", "status", "wall time")]
+    for o in sorted(outcomes, key=lambda o: o.run.name):
+        rows.append((o.run.name, o.text, "" if o.wall_time_s is None else f"{o.wall_time_s:.1f} s"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + message
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m ganbench sweep",
+        description="Run a W&B sweep file (method grid or random) locally, without a W&B server: one "
+        "process per run, resumable. Run it from the directory the sweep's command expects (the repo root).",
+    )
+    p.add_argument("file", metavar="FILE", help="W&B sweep YAML, e.g. configs/sweeps/ring8.yaml")
+    p.add_argument(
+        "--workers", type=int, default=1, help="runs at once (1); each with OMP_NUM_THREADS=1 unless set"
+    )
+    p.add_argument("--root", help="run directories go under ROOT/NAME (runs/sweeps/<FILE stem>)")
+    p.add_argument("--retry-failed", action="store_true", help="run again the runs that failed before")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the commands of the pending runs, run nothing"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of method random's draws (0)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ganbench sweep``: 0 if every run finished, 1 if some failed, 2 on bad input, 130 on ^C."""
+    try:
+        args = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        if args.workers < 1:
+            raise SweepError(f"--workers: must be >= 1, got {args.workers}")
+        sweep = Sweep.load(args.file)
+        root = Path(args.root) if args.root else Path("runs") / "sweeps" / Path(args.file).stem
+        result = run_sweep(sweep, root, args.workers, args.retry_failed, args.dry_run, args.seed)
+    except SweepError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary_table(result.outcomes))
+    failed = [o for o in result.outcomes if o.failed]
+    print(f"{len(result.outcomes)} runs in {root}: " + ", ".join(_counts(result.outcomes)))
+    if result.interrupted:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+    if failed:
+        hint = "" if args.retry_failed else " (--retry-failed runs them again)"
+        print(f"{len(failed)} run(s) failed{hint}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _counts(outcomes: Sequence[Outcome]) -> list[str]:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        key = f"{o.status} ({o.detail})" if o.detail == "earlier" else o.status
+        counts[key] = counts.get(key, 0) + 1
+    return [f"{v} {k}" for k, v in sorted(counts.items())]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

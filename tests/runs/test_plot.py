@@ -1,0 +1,82 @@
+"""``ganbench plot``: curves over seeds computed exactly, written as PNG and PDF without pyplot state."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganbench.runs.plot import curves, main
+from ganbench.runs.table import find_runs
+
+
+def write_run(root: Path, name: str, objective: str, values: list, status: str = "completed", dataset="ring"):
+    directory = root / name
+    directory.mkdir(parents=True)
+    history = [
+        {"iteration": 1000 * (i + 1), "modes_captured": v, "num_samples": 100} for i, v in enumerate(values)
+    ]
+    record = {
+        "status": status,
+        "seed": 0,
+        "metrics": history[-1] if history else {},
+        "history": history,
+        "config": {"model": {"objective": objective}, "data": {"dataset": dataset}},
+    }
+    (directory / "metrics.json").write_text(json.dumps(record))
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Path:
+    write_run(tmp_path, "a", "minimax", [2.0, 4.0, 8.0])
+    write_run(tmp_path, "b", "minimax", [4.0, None, 6.0])  # a null: left out at 2000, counted
+    write_run(tmp_path, "c", "minimax", [6.0, 6.0], status="diverged")  # stops early
+    write_run(tmp_path, "d", "minimax", [0.0, 0.0, 0.0], status="crashed")  # not drawn
+    write_run(tmp_path, "e", "hinge", [8.0, 8.0, 8.0])
+    return tmp_path
+
+
+def test_mean_and_bands_over_seeds(bench):
+    (panel,) = curves(find_runs([bench]), "modes_captured").values()
+    hinge, minimax = panel  # sorted by group
+    assert (minimax.group, minimax.runs, minimax.diverged, minimax.omitted) == ("minimax", 3, 1, 1)
+    np.testing.assert_array_equal(minimax.iterations, [1000, 2000, 3000])
+    np.testing.assert_array_equal(minimax.counts, [3, 2, 2])
+    np.testing.assert_allclose(minimax.mean, [4.0, 5.0, 7.0])
+    std = [np.std([2, 4, 6], ddof=1), np.std([4, 6], ddof=1), np.std([8, 6], ddof=1)]
+    np.testing.assert_allclose(minimax.low, np.array([4.0, 5.0, 7.0]) - std)
+    np.testing.assert_allclose(minimax.high, np.array([4.0, 5.0, 7.0]) + std)
+    assert minimax.legend == "minimax (n=3, 1 diverged, 1 non-finite values omitted)"
+    np.testing.assert_allclose(hinge.low, hinge.high)  # one run: no band
+    (panel,) = curves(find_runs([bench]), "modes_captured", band="minmax").values()
+    np.testing.assert_allclose(panel[1].low, [2.0, 4.0, 6.0])
+    np.testing.assert_allclose(panel[1].high, [6.0, 6.0, 8.0])
+
+
+def test_writes_png_and_pdf_per_panel_without_pyplot_figures(bench, tmp_path, capsys):
+    write_run(bench, "f", "hinge", [1.0, 2.0, 3.0], dataset="grid")
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    before = pyplot.get_fignums() if pyplot else []
+    out = tmp_path / "plots"
+    assert main([str(bench), "--metric", "modes_captured", "--by", "data.dataset", "--out", str(out)]) == 0
+    assert (out / "modes_captured.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "modes_captured.pdf").read_bytes()[:5] == b"%PDF-"
+    assert "1 run(s) not drawn (status crashed)" in capsys.readouterr().err
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    assert (pyplot.get_fignums() if pyplot else []) == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "field", "choices"),
+    [
+        (["--metric", "fid"], "--metric", "modes_captured"),
+        (["--band", "iqr"], "--band", "std, minmax"),
+        (["--group", "model.objectve"], "--group", "model.objective"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(bench, tmp_path, capsys, argv, field, choices):
+    assert main([str(bench), "--out", str(tmp_path / "p"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and field in err and choices in err
+    assert not (tmp_path / "p").exists()

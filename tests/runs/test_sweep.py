@@ -1,0 +1,224 @@
+"""``ganbench sweep``: W&B sweep files expanded and run locally, resumably (a fake program, no training)."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganbench.runs.sweep import Sweep, SweepError, command_args, main, plan
+
+REPO = Path(__file__).resolve().parents[2]
+
+# The fake program: writes metrics.json in its --trainer.default_root_dir with the status its --status
+# parameter asks for (exit 1 when "crashed"), and counts its calls and its OMP_NUM_THREADS.
+FAKE = """
+import json, os, pathlib, sys
+args = dict(word[2:].split("=", 1) for word in sys.argv[1:])
+run = pathlib.Path(args["trainer.default_root_dir"])
+with open(run / "calls", "a") as f:
+    f.write(os.environ.get("OMP_NUM_THREADS", "unset") + "\\n")
+(run / "metrics.json").write_text(json.dumps({"status": args["status"], "wall_time_s": 0.5}))
+sys.exit(1 if args["status"] == "crashed" else 0)
+"""
+
+
+def write_sweep(path: Path, parameters: dict, method: str = "grid", command=None, **extra) -> Path:
+    config = {"program": "train.py", "method": method, "parameters": parameters, **extra}
+    if command is not None:
+        config["command"] = command
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_grid_expands_to_the_product_with_w_and_b_commands(tmp_path):
+    sweep = Sweep.load(
+        write_sweep(
+            tmp_path / "s.yaml",
+            {
+                "model.objective": {"values": ["minimax", "nonsaturating", "hinge"]},
+                "seed_everything": {"values": [0, 1]},
+                "trainer.max_steps": {"value": 100},
+            },
+            command=["${env}", "${interpreter}", "-m", "ganbench", "fit", "--config", "c.yaml", "${args}"],
+        )
+    )
+    runs = plan(sweep, tmp_path / "root")
+    assert len(runs) == 6 and len({run.name for run in runs}) == 6
+    first = runs[0]
+    assert first.name == "model.objective=minimax,seed_everything=0,trainer.max_steps=100"
+    assert first.argv == [
+        "/usr/bin/env",
+        sys.executable,
+        "-m",
+        "ganbench",
+        "fit",
+        "--config",
+        "c.yaml",
+        "--model.objective=minimax",
+        "--seed_everything=0",
+        "--trainer.max_steps=100",
+        f"--trainer.default_root_dir={tmp_path / 'root' / first.name}",
+    ]
+    assert [run.params["seed_everything"] for run in runs] == [0, 1] * 3  # first parameter slowest
+    capped = Sweep.load(write_sweep(tmp_path / "c.yaml", {"a": {"values": [1, 2, 3]}}, run_cap=2))
+    assert [run.params for run in plan(capped, tmp_path)] == [{"a": 1}, {"a": 2}]
+
+
+def test_default_command_and_argument_macros_follow_w_and_b(tmp_path, monkeypatch):
+    params = {"lr": 0.001, "flag": True, "off": False, "name": "x"}
+    args = command_args(params)
+    assert args["args"] == ["--lr=0.001", "--flag=True", "--off=False", "--name=x"]
+    assert args["args_no_hyphens"] == ["lr=0.001", "flag=True", "off=False", "name=x"]
+    assert args["args_no_boolean_flags"] == ["--lr=0.001", "--flag", "--name=x"]
+    assert args["args_no_equals"] == ["--lr", "0.001", "--flag", "True", "--off", "False", "--name", "x"]
+    assert json.loads(args["args_json"][0]) == params
+    # The same words as W&B's own agent writes.
+    from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
+
+    wandb_args = create_sweep_command_args({"args": {k: {"value": v} for k, v in params.items()}})
+    assert args == {key: wandb_args[key] for key in args}
+
+    sweep = Sweep.load(write_sweep(tmp_path / "d.yaml", {"lr": {"value": 0.1}}))  # W&B's default command
+    assert plan(sweep, Path("r"))[0].argv == [
+        "/usr/bin/env",
+        sys.executable,
+        "train.py",
+        "--lr=0.1",
+        "--trainer.default_root_dir=r/lr=0.1",
+    ]
+    monkeypatch.setenv("GANBENCH_TEST_VAR", "here")
+    command = [
+        "prog",
+        "--x=${envvar:GANBENCH_TEST_VAR}",
+        "${envvar:GANBENCH_UNSET_VAR}",
+        "${args_no_hyphens}",
+    ]
+    sweep = Sweep.load(write_sweep(tmp_path / "e.yaml", {"lr": {"value": 0.1}}, command=command))
+    assert plan(sweep, Path("r"))[0].argv[:4] == ["prog", "--x=here", "GANBENCH_UNSET_VAR", "lr=0.1"]
+    bad = Sweep.load(write_sweep(tmp_path / "f.yaml", {"lr": {"value": 0.1}}, command=["${argz}"]))
+    with pytest.raises(SweepError, match=r"unknown macro \$\{argz\}; valid choices: .*\$\{args\}"):
+        plan(bad, Path("r"))
+
+
+def test_random_search_is_seeded_within_bounds_and_capped(tmp_path):
+    parameters = {
+        "lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2},
+        "width": {"min": 16, "max": 64},  # ints: int_uniform, as W&B infers it
+        "beta": {"min": 0.0, "max": 1.0},  # floats: uniform
+        "objective": {"values": ["minimax", "hinge"]},
+    }
+    sweep = Sweep.load(write_sweep(tmp_path / "r.yaml", parameters, method="random", run_cap=20))
+    draws = sweep.expand(seed=3)
+    assert len(draws) == 20 and draws == sweep.expand(seed=3) and draws != sweep.expand(seed=4)
+    assert all(1e-4 <= d["lr"] <= 1e-2 and 0 <= d["beta"] <= 1 for d in draws)
+    assert all(isinstance(d["width"], int) and 16 <= d["width"] <= 64 for d in draws)
+    assert {d["objective"] for d in draws} == {"minimax", "hinge"}
+    uncapped = Sweep.load(write_sweep(tmp_path / "u.yaml", parameters, method="random"))
+    with pytest.raises(SweepError, match="run_cap"):
+        uncapped.expand()
+    with pytest.raises(SweepError, match="grid needs value or values"):
+        Sweep.load(write_sweep(tmp_path / "g.yaml", parameters)).expand()
+
+
+def test_runs_in_parallel_resumes_and_retries_only_failed(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    statuses = ["completed", "diverged", "crashed", "pending"]
+    sweep = write_sweep(
+        tmp_path / "fake.yaml",
+        {"status": {"values": statuses}},
+        command=["${interpreter}", "-c", FAKE, "${args}"],
+    )
+    root = tmp_path / "runs" / "sweeps" / "fake"  # the default root
+    # A run finished before the sweep ever ran: skipped, never started.
+    (root / "status=pending").mkdir(parents=True)
+    (root / "status=pending" / "metrics.json").write_text(json.dumps({"status": "completed"}))
+
+    def calls(status):
+        path = root / f"status={status}" / "calls"
+        return path.read_text().splitlines() if path.exists() else []
+
+    assert main([str(sweep), "--workers", "2"]) == 1  # the crashed run fails the sweep
+    out = capsys.readouterr()
+    assert [len(calls(s)) for s in statuses] == [1, 1, 1, 0]
+    assert calls("completed") == ["1"]  # OMP_NUM_THREADS=1 set for the runs
+    assert "status=crashed: failed (exit 1, metrics.json status crashed" in out.out
+    assert re.search(r"status=pending +completed \(earlier\)", out.out)
+    assert "--retry-failed" in out.err
+    state = json.loads((root / "sweep-state.json").read_text())["runs"]
+    assert state["status=crashed"]["returncode"] == 1 and state["status=diverged"]["status"] == "diverged"
+
+    assert main([str(sweep), "--workers", "2"]) == 1  # nothing runs again, the failure is still reported
+    assert [len(calls(s)) for s in statuses] == [1, 1, 1, 0]
+    assert "failed (earlier)" in capsys.readouterr().out
+
+    assert main([str(sweep), "--dry-run", "--retry-failed"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"status=crashed +would retry", out) and FAKE.strip().splitlines()[0] in out
+    assert [len(calls(s)) for s in statuses] == [1, 1, 1, 0]
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # a value already set is kept
+    assert main([str(sweep), "--retry-failed"]) == 1  # it crashes again
+    assert [len(calls(s)) for s in statuses] == [1, 1, 2, 0] and calls("crashed")[-1] == "3"
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        (
+            {"method": "bayes", "parameters": {"a": {"value": 1}}},
+            "method: unknown 'bayes'; valid choices: grid, random",
+        ),
+        ({"method": "grid"}, "parameters:"),
+        ({"method": "grid", "parameters": {"a": 3}}, "parameters.a: expected a mapping"),
+        (
+            {"method": "grid", "parameters": {"a": {"distribution": "beta", "min": 0, "max": 1}}},
+            "valid choices: constant",
+        ),
+        ({"method": "grid", "parameters": {"a": {"value": 1}}, "run_cap": 0}, "run_cap"),
+    ],
+)
+def test_bad_sweep_file_is_one_line_exit_2(tmp_path, capsys, content, field):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(content))
+    assert main([str(path), "--dry-run", "--root", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and field in err and "Traceback" not in err
+
+
+def test_flow_style_macros_are_a_yaml_error_naming_the_line(tmp_path, capsys):
+    # ${env} is not a plain YAML scalar inside [...]: W&B's files list the command in block style.
+    path = tmp_path / "flow.yaml"
+    path.write_text("method: grid\nparameters: {a: {value: 1}}\ncommand: [${env}, ${args}]\n")
+    assert main([str(path), "--dry-run"]) == 2
+    assert "line 3" in capsys.readouterr().err
+
+
+def test_every_command_of_the_shipped_sweeps_parses(tmp_path, monkeypatch):
+    """Every generated argv parses with ganbench's LightningCLI parser; one per objective and dataset is
+    also instantiated (model, objective, data, trainer; no training), which checks the objective names."""
+    from ganbench.cli import lightning_main
+
+    monkeypatch.chdir(REPO)  # the sweeps' --config paths are relative to the repository root
+    files = sorted((REPO / "configs" / "sweeps").glob("*.yaml"))
+    assert [f.name for f in files] == ["grid25.yaml", "ring8.yaml"]
+    for file in files:
+        runs = plan(Sweep.load(file), tmp_path / "sweeps" / file.stem)
+        assert len(runs) == 30 and len({run.name for run in runs}) == 30
+        parser = None
+        for run in runs:
+            assert run.argv[:5] == ["/usr/bin/env", sys.executable, "-m", "ganbench", "fit"]
+            args = run.argv[5:]  # lightning_main(run=False) takes no subcommand word
+            if run.params["seed_everything"] == 0:
+                cli = lightning_main(args, run=False)
+                assert cli.model.hparams.objective == run.params["model.objective"]
+                assert cli.datamodule.hparams.dataset == {"ring8": "ring", "grid25": "grid"}[file.stem]
+                parser = cli.parser
+            config = parser.parse_args(args)  # a bad flag or value exits with a message here
+            assert config.model.objective == run.params["model.objective"]
+            assert config.seed_everything == run.params["seed_everything"]
+            assert config.trainer.default_root_dir == str(run.directory)
+    assert not (tmp_path / "sweeps").exists()  # parsing alone writes nothing

@@ -1,0 +1,284 @@
+"""``ganbench table`` on hand-written run records: every number checked against a hand computation."""
+
+import csv
+import io
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+
+import pytest
+from scipy import integrate, stats
+
+from ganbench.runs.table import (
+    Threshold,
+    build_table,
+    find_runs,
+    main,
+    normalized_auc,
+    render_csv,
+    render_latex,
+    render_markdown,
+)
+
+ITERATIONS = [1000, 2000, 4000]
+
+
+def write_run(
+    root: Path,
+    name: str,
+    objective: str,
+    seed: int,
+    status: str = "completed",
+    hqf: float = 0.5,
+    modes: float = 8.0,
+    kl: float | None = 0.1,
+    history: list[dict] | None = None,
+    dataset: str = "ring",
+) -> Path:
+    """A metrics.json as RunRecord writes it, with known values."""
+    directory = root / name
+    directory.mkdir(parents=True)
+    final = {"high_quality_fraction": hqf, "modes_captured": modes, "reverse_kl": kl, "num_samples": 2500}
+    if history is None:
+        history = [{"iteration": i, **final} for i in ITERATIONS]
+    record = {
+        "status": status,
+        "iterations": ITERATIONS[-1],
+        "seed": seed,
+        "objective": f"{objective}()",
+        "metrics": final,
+        "history": history,
+        "diverged_at": 1500 if status == "diverged" else None,
+        "wall_time_s": 1.0,
+        "device": "cpu",
+        "config": {"seed_everything": seed, "model": {"objective": objective}, "data": {"dataset": dataset}},
+        "versions": {},
+        "git_commit": None,
+    }
+    (directory / "metrics.json").write_text(json.dumps(record))
+    return directory
+
+
+MINIMAX_HQF = [0.5, 0.6, 0.8]
+NONSAT_HQF = [0.9, 0.95, 0.85, 0.92]
+MINIMAX_KL = [1.0, 1.1, 1.3]
+NONSAT_KL = [0.1, 0.2, 0.3, 0.4]
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Path:
+    """minimax: 3 completed + 1 diverged + 1 crashed + 1 interrupted + 1 running; nonsaturating: 4."""
+    root = tmp_path / "bench"
+    for seed, hqf in enumerate(MINIMAX_HQF):
+        write_run(
+            root / "minimax", f"s{seed}", "minimax", seed, hqf=hqf, modes=6.0 + seed, kl=MINIMAX_KL[seed]
+        )
+    write_run(root / "minimax", "s3", "minimax", 3, status="diverged", hqf=0.0)
+    write_run(root / "minimax", "s4", "minimax", 4, status="crashed")
+    write_run(root / "minimax", "s5", "minimax", 5, status="interrupted")
+    write_run(root / "minimax", "s6", "minimax", 6, status="running")
+    for seed, hqf in enumerate(NONSAT_HQF):
+        write_run(root / "nonsat", f"s{seed}", "nonsaturating", seed, hqf=hqf, modes=8.0, kl=NONSAT_KL[seed])
+    return root
+
+
+def csv_rows(text: str) -> dict[str, dict[str, str]]:
+    return {row["model.objective"]: row for row in csv.DictReader(io.StringIO(text))}
+
+
+def test_mean_std_and_t_interval_equal_hand_computation(bench):
+    rows = csv_rows(render_csv(build_table(find_runs([bench]), metrics=["high_quality_fraction"])))
+    mm = rows["minimax"]
+    mean, std = statistics.mean(MINIMAX_HQF), statistics.stdev(MINIMAX_HQF)
+    half = stats.t.ppf(0.975, df=2) * std / math.sqrt(3)
+    assert int(mm["n"]) == 3
+    assert float(mm["high_quality_fraction_mean"]) == pytest.approx(mean, rel=1e-12)
+    assert float(mm["high_quality_fraction_std"]) == pytest.approx(std, rel=1e-12)
+    assert float(mm["high_quality_fraction_ci_low"]) == pytest.approx(mean - half, rel=1e-12)
+    assert float(mm["high_quality_fraction_ci_high"]) == pytest.approx(mean + half, rel=1e-12)
+    assert mm["seeds"] == "0 1 2"
+
+
+def test_failures_are_counted_and_running_runs_noted(bench):
+    table = build_table(find_runs([bench]))
+    mm = next(row for row in table.rows if row.group == "minimax")
+    assert mm.n == 3
+    assert dict(mm.failures) == {"diverged": 1, "crashed": 1, "interrupted": 1}
+    text = render_markdown(table)
+    assert "| minimax | 3 | 3 (1 crashed, 1 diverged, 1 interrupted) |" in text
+    assert any("1 run(s) not counted" in note and "running: minimax" in note for note in table.notes)
+    row = csv_rows(render_csv(table))["minimax"]
+    assert (row["failures"], row["diverged"], row["crashed"], row["interrupted"]) == ("3", "1", "1", "1")
+
+
+def test_best_is_bold_per_direction(bench):
+    table = build_table(find_runs([bench]), metrics=["high_quality_fraction", "reverse_kl"], auc=False)
+    cells = {row.group: row.cells for row in table.rows}
+    assert cells["nonsaturating"]["high_quality_fraction"].best  # higher is better
+    assert not cells["minimax"]["high_quality_fraction"].best
+    assert cells["nonsaturating"]["reverse_kl"].best  # 0.25 < 1.5: lower is better
+    text = render_markdown(table)
+    assert f"**{statistics.mean(NONSAT_HQF):.3g}**" in text
+    assert f"**{statistics.mean(MINIMAX_HQF):.3g}**" not in text
+    # --lower-is-better replaces the default list: reverse_kl becomes higher-is-better.
+    flipped = build_table(find_runs([bench]), metrics=["reverse_kl"], lower_is_better=[], auc=False)
+    assert next(r for r in flipped.rows if r.group == "minimax").cells["reverse_kl"].best
+
+
+@pytest.mark.parametrize(
+    ("test", "scipy_p"),
+    [
+        ("welch", lambda a, b: stats.ttest_ind(a, b, equal_var=False).pvalue),
+        ("mannwhitney", lambda a, b: stats.mannwhitneyu(a, b, alternative="two-sided").pvalue),
+    ],
+)
+def test_p_value_is_scipys_and_marked(bench, test, scipy_p):
+    metrics = ["high_quality_fraction", "reverse_kl"]
+    table = build_table(find_runs([bench]), metrics=metrics, baseline="nonsaturating", test=test, auc=False)
+    rows = csv_rows(render_csv(table))
+    samples = {"high_quality_fraction": (NONSAT_HQF, MINIMAX_HQF), "reverse_kl": (NONSAT_KL, MINIMAX_KL)}
+    minimax_line = next(line for line in render_markdown(table).splitlines() if line.startswith("| minimax"))
+    cells = minimax_line.split(" | ")[-2:]
+    for metric, cell in zip(metrics, cells, strict=True):
+        expected = scipy_p(*samples[metric])
+        assert float(rows["minimax"][f"{metric}_p_value"]) == pytest.approx(expected, rel=1e-12)
+        assert rows["nonsaturating"][f"{metric}_p_value"] == ""  # the baseline itself
+        assert ("†" in cell) == (expected < 0.05)
+    if test == "welch":  # 1.0 .. 1.3 against 0.1 .. 0.4: clearly apart
+        assert rows["minimax"]["reverse_kl_p_value"] and float(rows["minimax"]["reverse_kl_p_value"]) < 0.05
+    assert {"welch": "Welch's t-test", "mannwhitney": "Mann-Whitney U"}[test] in render_markdown(table)
+
+
+def test_iterations_to_threshold_and_auc_exact(tmp_path):
+    def history(values):
+        return [{"iteration": i, "modes_captured": v} for i, v in zip(ITERATIONS, values, strict=True)]
+
+    write_run(tmp_path, "a", "minimax", 0, modes=6.0, history=history([2.0, 8.0, 6.0]))
+    write_run(tmp_path, "b", "minimax", 1, modes=8.0, history=history([8.0, 8.0, 8.0]))
+    write_run(tmp_path, "c", "minimax", 2, modes=3.0, history=history([1.0, 2.0, 3.0]))
+    table = build_table(
+        find_runs([tmp_path]), metrics=["modes_captured"], thresholds=[Threshold.parse("modes_captured>=8")]
+    )
+    row = table.rows[0]
+    reach = row.cells["iters_modes_captured_ge_8"]
+    assert (reach.values, reach.reached, reach.total, reach.mean) == ([2000.0, 1000.0], 2, 3, 1500.0)
+    # Trapezoids by hand: (2+8)/2*1000 + (8+6)/2*2000 = 19000 over a span of 3000.
+    aucs = [19000 / 3000, 8.0, ((1 + 2) / 2 * 1000 + (2 + 3) / 2 * 2000) / 3000]
+    assert row.cells["auc_modes_captured"].values == pytest.approx(aucs, rel=1e-12)
+    assert aucs[0] == pytest.approx(integrate.trapezoid([2, 8, 6], ITERATIONS) / 3000)
+    assert "**1500** ± 707 (2/3)" in render_markdown(table)  # the only row: best
+    below = Threshold.parse("modes_captured<=2")
+    low = build_table(find_runs([tmp_path]), metrics=["modes_captured"], thresholds=[below]).rows[0]
+    assert low.cells["iters_modes_captured_le_2"].values == [1000.0, 1000.0]
+
+
+def test_auc_of_one_evaluation_is_its_value_and_none_without_any():
+    assert normalized_auc([{"iteration": 5, "m": 3.0}], "m", math.inf) == 3.0
+    assert normalized_auc([], "m", math.inf) is None
+
+
+def test_null_reverse_kl_is_infinite_and_counted(tmp_path):
+    for seed, kl in enumerate([0.2, None, 0.4]):
+        write_run(tmp_path, f"s{seed}", "minimax", seed, kl=kl)
+    table = build_table(find_runs([tmp_path]), metrics=["reverse_kl"])
+    cell = table.rows[0].cells["reverse_kl"]
+    assert (cell.mean, cell.n_null) == (math.inf, 1)
+    assert "inf (1/3 null)" in render_markdown(table)
+    row = csv_rows(render_csv(table))["minimax"]
+    assert (row["reverse_kl_mean"], row["reverse_kl_n_null"], row["reverse_kl_std"]) == ("inf", "1", "")
+    assert float(row["reverse_kl_mean"]) == math.inf
+    assert table.rows[0].cells["auc_reverse_kl"].n_null == 1  # the history held the null too
+
+
+def test_latex_has_booktabs_escapes_and_blocks(tmp_path):
+    for dataset in ("ring", "grid"):
+        for objective, hqf in (("minimax", 0.4), ("least_squares", 0.6)):
+            for seed in range(2):
+                write_run(
+                    tmp_path / dataset,
+                    f"{objective}-{seed}",
+                    objective,
+                    seed,
+                    hqf=hqf + seed / 10,
+                    dataset=dataset,
+                )
+    table = build_table(
+        find_runs([tmp_path]),
+        by=["data.dataset"],
+        baseline="minimax",
+        thresholds=[Threshold.parse("modes_captured>=8")],
+    )
+    text = render_latex(table)
+    body = [line for line in text.splitlines() if not line.startswith("%")]
+    joined = "\n".join(body)
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule", r"\begin{tabular}", r"\end{table}"):
+        assert rule in joined
+    assert joined.count(r"\midrule") == 2  # after the header and between the two datasets
+    assert re.search(r"(?<!\\)_", joined) is None  # every underscore escaped
+    assert r"least\_squares" in joined and r"high\_quality\_fraction" in joined
+    assert r"$\geq$" in joined and r"\textbf{" in joined and r"$\pm$" in joined
+    assert joined.count("{") == joined.count("}") and text.isascii()
+    assert "Welch" in next(line for line in body if line.startswith(r"\caption"))
+
+
+def test_csv_parses_one_row_per_group(bench):
+    text = render_csv(build_table(find_runs([bench]), baseline="nonsaturating"))
+    reader = list(csv.DictReader(io.StringIO(text)))
+    assert [row["model.objective"] for row in reader] == ["minimax", "nonsaturating"]
+    for row in reader:
+        for key, value in row.items():
+            if key.endswith(("_mean", "_std", "_ci_low", "_ci_high", "_p_value")) and value:
+                float(value)
+        int(row["n"]), int(row["failures"])
+
+
+def test_main_writes_out_atomically_with_footer(bench, tmp_path, capsys):
+    out = tmp_path / "table.md"
+    argv = [str(bench), "--baseline", "nonsaturating", "--threshold", "modes_captured>=8", "--out", str(out)]
+    assert main(argv) == 0
+    text = out.read_text()
+    footer = text.strip().splitlines()[-1]
+    assert footer.startswith("Command: python -m ganbench table ")
+    assert "11 runs (7 completed, 1 crashed, 1 diverged, 1 interrupted, 1 running)" in footer
+    assert "seeds: 0, 1, 2, 3, 4, 5, 6" in footer and "num_samples: 2500 (11 runs)" in footer
+    assert list(out.parent.glob(".table.md.*")) == []
+    capsys.readouterr()
+    assert main([str(bench / "nonsat" / "s0"), "--format", "csv"]) == 0  # a run dir itself works too
+    assert capsys.readouterr().out.startswith("model.objective,n,failures")
+
+
+@pytest.mark.parametrize(
+    ("argv", "field", "choices"),
+    [
+        (["--format", "html"], "--format", "md, latex, csv"),
+        (["--group", "model.objectiv"], "--group", "model.objective"),
+        (["--by", "data.datset"], "--by", "data.dataset"),
+        (["--baseline", "hinge"], "--baseline", "minimax, nonsaturating"),
+        (["--test", "ttest"], "--test", "welch, mannwhitney"),
+        (["--metrics", "fid"], "--metrics", "high_quality_fraction, modes_captured, reverse_kl"),
+        (["--threshold", "modes_captured=8"], "--threshold", "METRIC>=VALUE"),
+        (["--alpha", "x"], "--alpha", "invalid float"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(bench, capsys, argv, field, choices):
+    assert main([str(bench), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and field in err and choices in err and "Traceback" not in err
+
+
+def test_missing_run_dir_is_one_line_exit_2(tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
+    assert "RUN_DIRS" in capsys.readouterr().err
+    assert main([str(tmp_path)]) == 2  # exists, but holds no metrics.json
+    assert "no metrics.json" in capsys.readouterr().err
+
+
+def test_rows_that_mix_settings_are_noted(tmp_path):
+    write_run(tmp_path, "a", "minimax", 0, dataset="ring")
+    write_run(tmp_path, "b", "minimax", 1, dataset="grid")
+    table = build_table(find_runs([tmp_path]))
+    assert table.notes == ["minimax: its runs also differ in data.dataset"]
+    assert "Note: minimax: its runs also differ in data.dataset" in render_markdown(table)
+    assert build_table(find_runs([tmp_path]), by=["data.dataset"]).notes == []
