@@ -158,3 +158,25 @@ def test_theory_command_is_dispatched(capsys):
     assert main(["theory", "--p", "0,-1", "--q", "0,1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: --p")
+
+
+def test_a_weights_file_that_is_not_inception_is_refused(tmp_path, capsys):
+    bogus = tmp_path / "weights.pth"
+    import torch
+
+    torch.save({"conv.weight": torch.zeros(3, 3)}, bogus)
+    code = main(
+        [
+            "fit",
+            "--config",
+            RING,
+            f"--trainer.default_root_dir={tmp_path}",
+            f"--evaluation.inception_weights={bogus}",
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        err[-1].startswith("error: evaluation.inception_weights: ")
+        and "not an Inception-v3 state dict" in err[-1]
+    )

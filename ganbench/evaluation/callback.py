@@ -51,6 +51,10 @@ class Evaluation(Callback):
         self.final_num_samples = final_num_samples or num_samples
         self.seed = seed
         self.plot = plot
+        if inception_weights is not None:
+            from ganbench.evaluation.inception import check_weights_file
+
+            check_weights_file(inception_weights)  # a wrong file fails now, not after hours of training
         if reference_split not in ("train", "test"):
             raise ValueError(f"evaluation.reference_split: {reference_split!r}; valid choices: train, test")
         # Image metrics only (the toy mixtures ignore them): torch-fidelity's Inception weights file
