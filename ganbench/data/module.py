@@ -138,7 +138,9 @@ class GANDataModule(LightningDataModule):
         trainer = self.trainer
         rank = trainer.global_rank if trainer is not None else 0
         start = trainer.global_step if trainer is not None else 0  # the iteration a resumed run starts at
-        return self.source.train_dataloader(self.batch_size * self.batches_per_iteration, self.seed, rank, start)
+        return self.source.train_dataloader(
+            self.batch_size * self.batches_per_iteration, self.seed, rank, start
+        )
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(_EvaluationTrigger(), batch_size=None)
@@ -147,7 +149,12 @@ class GANDataModule(LightningDataModule):
         return DataLoader(_EvaluationTrigger(), batch_size=None)
 
     def evaluate(
-        self, module: Any, num_samples: int, seed: int, plot_path: Path | None = None, title: str = "",
+        self,
+        module: Any,
+        num_samples: int,
+        seed: int,
+        plot_path: Path | None = None,
+        title: str = "",
         **settings: Any,
     ) -> dict[str, Any]:
         """Score ``num_samples`` of the module's generator (fixed noise ``seed``); plot to ``plot_path``."""

@@ -74,7 +74,9 @@ class Evaluation(Callback):
         plotting = self.plot and trainer.is_global_zero
         path = Path(trainer.default_root_dir) / "samples" / f"{tag}_{iteration:07d}.png" if plotting else None
         title = f"{module.objective.describe()}  iteration {iteration}"
-        metrics = dict(trainer.datamodule.evaluate(module, num_samples, self.seed, path, title, **self.settings))
+        metrics = dict(
+            trainer.datamodule.evaluate(module, num_samples, self.seed, path, title, **self.settings)
+        )
         if path is not None:
             for logger in trainer.loggers:
                 if hasattr(logger, "log_image"):
