@@ -180,3 +180,25 @@ def test_a_weights_file_that_is_not_inception_is_refused(tmp_path, capsys):
         err[-1].startswith("error: evaluation.inception_weights: ")
         and "not an Inception-v3 state dict" in err[-1]
     )
+
+
+def test_a_diverged_run_is_recorded_as_diverged(tmp_path):
+    run_dir = tmp_path / "run"
+    # Adam's step is ~lr, so lr = 1e30 sends the weights to inf within the first iteration.
+    code = main(
+        [
+            "fit",
+            "--config",
+            RING,
+            f"--trainer.default_root_dir={run_dir}",
+            *QUICK,
+            "--trainer.logger=false",
+            "--model.lr_generator=1e30",
+            "--model.lr_discriminator=1e30",
+        ]
+    )
+    assert code == 0
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "diverged"
+    assert record["diverged_at"] == 1
+    assert record["iterations"] < 30

@@ -10,13 +10,13 @@ from ganbench.module import GAN
 
 
 def make_trainer(tmp_path, max_steps, callbacks=(), **kwargs):
+    kwargs.setdefault("enable_checkpointing", False)
     return Trainer(
         max_steps=max_steps,
         max_epochs=-1,
         accelerator="cpu",
         devices=1,
         logger=False,
-        enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         num_sanity_val_steps=0,
@@ -100,17 +100,15 @@ def test_divergence_stops_the_run_and_is_recorded(tmp_path):
     model = GAN(objective="nonsaturating", lr_generator=1e-3, divergence_check_every=1)
     data = GANDataModule(batch_size=16)
 
-    class Poison(torch.nn.Module):
-        def forward(self, x):
-            return x * float("nan")
+    from ganbench.runs.checkpoint import RunCheckpoint
 
-    trainer = make_trainer(tmp_path, max_steps=50)
+    trainer = make_trainer(
+        tmp_path, max_steps=50, enable_checkpointing=True, callbacks=[RunCheckpoint(every_n_train_steps=1)]
+    )
     # Poison G's output from iteration 3 on: the run must stop there, not crash.
     original = model.generator.forward
-    calls = {"n": 0}
 
     def poisoned(z):
-        calls["n"] += 1
         out = original(z)
         return out * float("nan") if model.global_step >= 2 else out
 
@@ -118,6 +116,9 @@ def test_divergence_stops_the_run_and_is_recorded(tmp_path):
     trainer.fit(model, data)
     assert model.diverged_at == 3
     assert trainer.global_step == 3
+    kept = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert kept["global_step"] == 2  # the last finite state, not the diverged one
+    assert all(torch.isfinite(v).all() for v in kept["state_dict"].values() if v.is_floating_point())
 
 
 @pytest.mark.parametrize(

@@ -22,3 +22,9 @@ class RunCheckpoint(ModelCheckpoint):
         if self.dirpath is None:
             self.dirpath = os.path.join(trainer.default_root_dir, "checkpoints")
         super().setup(trainer, pl_module, stage)
+
+    def _save_checkpoint(self, trainer: Trainer, filepath: str) -> None:
+        # Never overwrite a good checkpoint with a diverged (NaN/inf) state: resuming must be possible.
+        if trainer.lightning_module.check_divergence():
+            return
+        super()._save_checkpoint(trainer, filepath)
