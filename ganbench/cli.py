@@ -110,14 +110,17 @@ class GanbenchCLI(LightningCLI):
     def _prepare_run(self) -> None:
         trainer = self.trainer
         resuming = bool(self.config_init[self.subcommand].get("ckpt_path")) if self.subcommand else False
+        config = self._resolved_config()
         for logger in trainer.loggers:
             if isinstance(logger, RunLogger):
                 logger.use_run_dir(trainer.default_root_dir)
                 if resuming:
                     logger.resume_in(trainer.default_root_dir)
+                if trainer.is_global_zero:
+                    logger.log_hyperparams({"resolved_config": config})  # the whole run, not only the model
         for callback in trainer.callbacks:
             if isinstance(callback, RunRecord):
-                callback.config = self._resolved_config()
+                callback.config = config
 
     def before_fit(self) -> None:
         self._prepare_run()
