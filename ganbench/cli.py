@@ -18,6 +18,7 @@ from ganbench.evaluation.callback import Evaluation
 from ganbench.module import GAN
 from ganbench.objectives import build_objective
 from ganbench.runs.checkpoint import RunCheckpoint
+from ganbench.runs.csv_logger import RunCSVLogger
 from ganbench.runs.record import RunRecord
 from ganbench.runs.wandb_logger import RunLogger
 
@@ -111,6 +112,11 @@ class GanbenchCLI(LightningCLI):
         trainer = self.trainer
         resuming = bool(self.config_init[self.subcommand].get("ckpt_path")) if self.subcommand else False
         config = self._resolved_config()
+        if trainer.loggers and not any(isinstance(lg, RunCSVLogger) for lg in trainer.loggers):
+            # Beside W&B, the training scalars as CSV in the run directory (train_log/metrics.csv).
+            csv_logger = RunCSVLogger()
+            csv_logger.use_run_dir(trainer.default_root_dir)
+            trainer.loggers = [*trainer.loggers, csv_logger]
         for logger in trainer.loggers:
             if isinstance(logger, RunLogger):
                 logger.use_run_dir(trainer.default_root_dir)

@@ -5,17 +5,21 @@ and a band over the runs (mean ± 1 std, or min-max with ``--band minmax``), the
 how many runs. Completed and diverged runs are drawn (a diverged run's curve stops where it diverged);
 running, crashed and interrupted ones are left out and said so. Non-finite values (``null`` in
 metrics.json) cannot be drawn: they are left out of the mean at their iteration and counted in the
-legend. ``--by data.dataset`` draws one panel per value. Written as PNG and PDF with a bare Figure and the
-Agg canvas (no pyplot global state).
+legend. ``--by data.dataset`` draws one panel per value. Training scalars (``--metric
+train/g_logit_grad``, the saturation signal, or ``train/d_fake``) come from each run's
+``train_log/metrics.csv``. Written as PNG and PDF with a bare Figure and the Agg canvas (no pyplot
+global state).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,12 +67,36 @@ class Curve:
         return f"{self.group} (n={self.runs}{''.join(', ' + e for e in extra)})"
 
 
+def train_history(run: Run) -> list[dict[str, Any]]:
+    """The per-iteration training scalars of a run (``train/...``) from DIR/train_log/metrics.csv.
+
+    Lightning writes them with its 0-based batch index as ``step``; the iteration is step + 1.
+    """
+    path = run.path / "train_log" / "metrics.csv"
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [
+        {
+            "iteration": float(row["step"]) + 1,
+            **{k: float(v) for k, v in row.items() if k.startswith("train/") and v},
+        }
+        for row in rows
+        if any(k.startswith("train/") and v for k, v in row.items())
+    ]
+
+
+def points(run: Run, metric: str) -> list[dict[str, Any]]:
+    return train_history(run) if metric.startswith("train/") else run.history
+
+
 def curve(group: str, runs: Sequence[Run], metric: str, band: Band) -> Curve:
     """Mean and band over ``runs`` at every iteration any of them evaluated."""
     by_iteration: dict[float, list[float]] = {}
     omitted = 0
     for run in runs:
-        for point in run.history:
+        for point in points(run, metric):
             if metric not in point or "iteration" not in point:
                 continue
             value = point[metric]
@@ -137,7 +165,8 @@ def draw(
             title=f"line: mean; band: {BANDS[band].description}", fontsize="small", title_fontsize="small"
         )
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / f"{metric}.png", out / f"{metric}.pdf"]
+    stem = metric.replace("/", "_")  # train/g_logit_grad -> train_g_logit_grad.png
+    paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
     for path in paths:
         fig.savefig(path, dpi=150)
     return paths
@@ -175,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         runs = find_runs(args.run_dirs)
         for key, option in [(args.group, "--group"), *((k, "--by") for k in args.by)]:
             check_key(runs, key, option)
-        valid = sorted({m for run in runs for h in run.history for m in h} - {"iteration", "num_samples"})
+        valid = sorted(
+            {m for run in runs for h in [*run.history, *train_history(run)] for m in h}
+            - {"iteration", "num_samples"}
+        )
         if args.metric not in valid:
             raise TableError(
                 f"--metric: {args.metric!r} is in no run's history; valid choices: {', '.join(valid)}"

@@ -80,3 +80,22 @@ def test_bad_input_is_one_line_exit_2(bench, tmp_path, capsys, argv, field, choi
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and field in err and choices in err
     assert not (tmp_path / "p").exists()
+
+
+def test_saturation_signal_from_the_training_csv(tmp_path):
+    """``--metric train/...`` reads DIR/train_log/metrics.csv (Lightning's 0-based step + 1 = iteration)."""
+    for name, objective, values in [("m", "minimax", [0.1, 0.05]), ("n", "nonsaturating", [0.9, 0.95])]:
+        write_run(tmp_path, name, objective, [1.0])
+        log = tmp_path / name / "train_log"
+        log.mkdir()
+        rows = ["epoch,eval/modes_captured,step,train/g_logit_grad"]
+        rows += [f"0,,{50 * (i + 1) - 1},{v}" for i, v in enumerate(values)] + [",1.0,100,"]
+        (log / "metrics.csv").write_text("\n".join(rows) + "\n")
+    panels = curves(find_runs([tmp_path]), "train/g_logit_grad")
+    (lines,) = panels.values()
+    assert [line.group for line in lines] == ["minimax", "nonsaturating"]
+    np.testing.assert_array_equal(lines[0].iterations, [50, 100])
+    np.testing.assert_allclose(lines[0].mean, [0.1, 0.05])
+    np.testing.assert_allclose(lines[1].mean, [0.9, 0.95])
+    assert main([str(tmp_path), "--metric", "train/g_logit_grad", "--out", str(tmp_path / "plots")]) == 0
+    assert (tmp_path / "plots" / "train_g_logit_grad.png").stat().st_size > 0
