@@ -58,6 +58,15 @@ def test_fit_on_the_ring_writes_the_run_directory(tmp_path):
         "eval_0000030.png",
     ]
     assert list((run_dir / "wandb").glob("offline-run-*"))
+    header = (run_dir / "train_log" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {
+        "train/d_loss",
+        "train/g_loss",
+        "train/d_real",
+        "train/d_fake",
+        "train/g_grad_norm",
+        "train/g_logit_grad",
+    } <= set(header)
 
 
 def test_logger_false_and_wandb_disabled_still_write_metrics(tmp_path):
