@@ -8,7 +8,6 @@ log D = -softplus(-l) and log(1 - D) = -softplus(l).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -50,15 +49,7 @@ OBJECTIVES = Registry("objective")
 
 def build_objective(name: str, **options: Any) -> Objective:
     """Build the objective ``name`` with its options; unknown names or options raise ValueError."""
-    factory = OBJECTIVES.get(name, field="model.objective")
-    params = inspect.signature(factory).parameters
-    unknown = sorted(set(options) - set(params))
-    if unknown:
-        valid = ", ".join(params) or "none"
-        raise ValueError(
-            f"model.objective_options: {name} has no option {', '.join(unknown)}; valid options: {valid}"
-        )
-    return factory(**options)
+    return OBJECTIVES.build(name, options, field="model.objective")
 
 
 def _log_d(logits: Tensor) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,22 @@ class Registry:
                 f"{where}: unknown {self.kind} {name!r}; valid choices: {', '.join(self.names())}"
             )
         return self._entries[name]
+
+    def build(self, name: str, options: dict[str, Any], field: str, **fixed_args: Any) -> Any:
+        """Call the factory ``name`` with ``options`` (checked against its keyword arguments).
+
+        ``field`` names the config key in errors (``model.objective``; options under ``FIELD_options``);
+        ``fixed_args`` are passed by the caller, not the user, and are not valid options.
+        """
+        factory = self.get(name, field=field)
+        params = [p for p in inspect.signature(factory).parameters if p not in fixed_args]
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            raise ValueError(
+                f"{field}_options: {name} has no option {', '.join(unknown)}; "
+                f"valid options: {', '.join(params) or 'none'}"
+            )
+        return factory(**fixed_args, **options)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

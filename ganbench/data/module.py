@@ -123,8 +123,7 @@ class GANDataModule(LightningDataModule):
         if batches_per_iteration < 1:
             raise ValueError(f"data.batches_per_iteration: must be >= 1, got {batches_per_iteration}")
         self.save_hyperparameters()
-        factory = DATASETS.get(dataset, field="data.dataset")
-        built = factory(**_checked_options(factory, dataset, dataset_options or {}))
+        built = DATASETS.build(dataset, dataset_options or {}, field="data.dataset")
         self.source: DataSource = built if hasattr(built, "train_dataloader") else SampledSource(built)
         self.batch_size = batch_size
         self.batches_per_iteration = batches_per_iteration
@@ -159,16 +158,3 @@ class GANDataModule(LightningDataModule):
     ) -> dict[str, Any]:
         """Score ``num_samples`` of the module's generator (fixed noise ``seed``); plot to ``plot_path``."""
         return self.source.evaluate(module, num_samples, seed, plot_path, title, **settings)
-
-
-def _checked_options(factory: Any, name: str, options: dict[str, Any]) -> dict[str, Any]:
-    import inspect
-
-    params = inspect.signature(factory).parameters
-    unknown = sorted(set(options) - set(params))
-    if unknown:
-        raise ValueError(
-            f"data.dataset_options: {name} has no option {', '.join(unknown)}; "
-            f"valid options: {', '.join(params) or 'none'}"
-        )
-    return options
