@@ -124,7 +124,10 @@ class Evaluation(Callback):
             return
         metrics = self.evaluate(trainer, module, self.final_num_samples, stage)
         module.final_metrics = metrics
-        module.log_dict({f"{stage}/{k}": float(v) for k, v in metrics.items()}, sync_dist=False)
+        module.log_dict(
+            {f"{stage}/{k}": float(v) for k, v in metrics.items() if isinstance(v, (int, float))},
+            sync_dist=False,
+        )
 
     def on_validation_epoch_end(self, trainer: Trainer, module: LightningModule) -> None:
         self._evaluate_stage(trainer, module, "validate")
