@@ -192,6 +192,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "sweep": _lazy("ganbench.runs.sweep"),
     "plot": _lazy("ganbench.runs.plot"),
     "classifier": _lazy("ganbench.evaluation.classifier"),
+    "ensemble": _lazy("ganbench.ensemble"),
 }
 
 

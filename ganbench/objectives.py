@@ -243,13 +243,23 @@ def relativistic(form: str = "average") -> Objective:
     )
 
 
-def gradient_penalty(discriminator: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+def gradient_penalty(
+    discriminator: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    eps: Tensor | None = None,
+    batch_dims: int = 1,
+) -> Tensor:
     """E (||grad_x D(x_hat)||_2 - 1)^2 on x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample.
 
-    Gulrajani et al. (2017), eq. 3. The graph is kept so the penalty trains D.
+    Gulrajani et al. (2017), eq. 3. The graph is kept so the penalty trains D. ``batch_dims`` leading
+    dims index samples: 2 for a seed ensemble's (S, B, ...) batches, which gives one penalty per
+    member (shape (S,)). ``eps`` (shape ``real.shape[:batch_dims]``) is drawn from torch's RNG if None.
     """
-    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    if eps is None:
+        eps = torch.rand(real.shape[:batch_dims], device=real.device, dtype=real.dtype)
+    eps = eps.reshape(eps.shape + (1,) * (real.dim() - batch_dims))
     interpolates = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     out = discriminator(interpolates)
     (grad,) = torch.autograd.grad(out.sum(), interpolates, create_graph=True)
-    return ((grad.flatten(1).norm(2, dim=1) - 1.0) ** 2).mean()
+    return ((grad.flatten(batch_dims).norm(2, dim=-1) - 1.0) ** 2).mean(dim=-1)

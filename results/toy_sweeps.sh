@@ -2,13 +2,25 @@
 # Shared by results/toy/regenerate.sh and results/toy_core/regenerate.sh: run a toy sweep per dataset
 # (completed runs skipped, failed ones retried), then its tables, plots and provenance.
 # Usage: bash results/toy_sweeps.sh OUT SWEEP_SUFFIX   (DATASETS="ring8" limits it to one dataset)
+# The datasets' sweeps run side by side, one process each, every configuration's seeds trained together
+# as a seed ensemble (sweep --ensemble); ENSEMBLE= (empty) runs one process per run instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$1
 suffix=$2
+ensemble=${ENSEMBLE---ensemble}
 declare -A threshold=([ring8]='modes_captured>=8' [grid25]='modes_captured>=25')
+mkdir -p "$out"
+started=$(date +%s)
+pids=()
 for d in ${DATASETS:-ring8 grid25}; do
-  python -m ganbench sweep "configs/sweeps/${d}${suffix}.yaml" --workers 2 --root "$out/$d" --retry-failed
+  python -m ganbench sweep "configs/sweeps/${d}${suffix}.yaml" --workers 1 $ensemble --root "$out/$d" \
+    --retry-failed > "$out/$d.sweep.log" 2>&1 &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
+echo "sweeps: $(( $(date +%s) - started )) s wall on $(nproc) cores ($(uname -m)), $(date -u +%F)" > "$out/timing.txt"
+for d in ${DATASETS:-ring8 grid25}; do
   for fmt in md latex csv; do
     python -m ganbench table "$out/$d" --group model.objective --baseline nonsaturating \
       --threshold "${threshold[$d]}" --format "$fmt" --out "$out/$d.${fmt/latex/tex}"

@@ -9,6 +9,26 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 
+def evaluate_generator(
+    datamodule: Any,
+    module: Any,
+    num_samples: int,
+    seed: int,
+    settings: dict[str, Any],
+    plot_dir: str | Path | None,
+    iteration: int,
+    tag: str,
+) -> tuple[dict[str, Any], Path | None]:
+    """The data module's metrics of ``num_samples`` samples from a fixed noise ``seed``.
+
+    With ``plot_dir`` the samples are also drawn to ``plot_dir/samples/{tag}_{iteration}.png``.
+    Returns the metrics and the picture's path (None without ``plot_dir``).
+    """
+    path = Path(plot_dir) / "samples" / f"{tag}_{iteration:07d}.png" if plot_dir is not None else None
+    title = f"{module.objective.describe()}  iteration {iteration}"
+    return dict(datamodule.evaluate(module, num_samples, seed, path, title, **settings)), path
+
+
 class Evaluation(Callback):
     """Scores the generator (EMA weights when on) with the data module's metrics.
 
@@ -70,17 +90,21 @@ class Evaluation(Callback):
     def evaluate(
         self, trainer: Trainer, module: LightningModule, num_samples: int, tag: str
     ) -> dict[str, Any]:
-        iteration = trainer.global_step
         plotting = self.plot and trainer.is_global_zero
-        path = Path(trainer.default_root_dir) / "samples" / f"{tag}_{iteration:07d}.png" if plotting else None
-        title = f"{module.objective.describe()}  iteration {iteration}"
-        metrics = dict(
-            trainer.datamodule.evaluate(module, num_samples, self.seed, path, title, **self.settings)
+        metrics, path = evaluate_generator(
+            trainer.datamodule,
+            module,
+            num_samples,
+            self.seed,
+            self.settings,
+            trainer.default_root_dir if plotting else None,
+            trainer.global_step,
+            tag,
         )
         if path is not None:
             for logger in trainer.loggers:
                 if hasattr(logger, "log_image"):
-                    logger.log_image(key=f"{tag}/samples", images=[str(path)], step=iteration)
+                    logger.log_image(key=f"{tag}/samples", images=[str(path)], step=trainer.global_step)
         return metrics
 
     def _log(self, trainer: Trainer, prefix: str, metrics: dict[str, Any]) -> None:

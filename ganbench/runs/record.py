@@ -68,21 +68,9 @@ class RunRecord(Callback):
     def write(self, trainer: Trainer, module: LightningModule, status: str, **extra: Any) -> None:
         if not trainer.is_global_zero:
             return
-        record = {
-            "status": status,
-            "iterations": trainer.global_step,
-            "seed": self.config.get("seed_everything"),
-            "objective": module.objective.describe(),
-            "metrics": module.final_metrics,
-            "history": module.evaluation_history,
-            "diverged_at": module.diverged_at,
-            **extra,
-            "wall_time_s": round(time.time() - self._started, 3),
-            "device": _device_name(module),
-            "config": self.config,
-            "versions": versions(),
-            "git_commit": git_commit(),
-        }
+        record = run_record(
+            module, status, trainer.global_step, self.config, time.time() - self._started, **extra
+        )
         write_json_atomic(self.path(trainer), record)
         self._history_written = len(module.evaluation_history)
 
@@ -109,8 +97,28 @@ class RunRecord(Callback):
         self.write(trainer, module, status, error=f"{type(exception).__name__}: {exception}")
 
 
-def _device_name(module: LightningModule) -> str:
-    device = module.device
+def run_record(
+    module: Any, status: str, iterations: int, config: dict[str, Any], wall_time_s: float, **extra: Any
+) -> dict[str, Any]:
+    """The content of metrics.json for a GAN module after ``iterations`` iterations."""
+    return {
+        "status": status,
+        "iterations": iterations,
+        "seed": config.get("seed_everything"),
+        "objective": module.objective.describe(),
+        "metrics": module.final_metrics,
+        "history": module.evaluation_history,
+        "diverged_at": module.diverged_at,
+        **extra,
+        "wall_time_s": round(wall_time_s, 3),
+        "device": device_name(module.device),
+        "config": config,
+        "versions": versions(),
+        "git_commit": git_commit(),
+    }
+
+
+def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

@@ -13,6 +13,10 @@ Each run gets ``--trainer.default_root_dir=ROOT/NAME`` appended, NAME a readable
 "diverged" (a result too) is skipped, so an interrupted sweep resumes where it stopped; a run that failed
 (non-zero exit or "crashed") is reported and only re-run with ``--retry-failed``. What happened to each
 run is kept in ``ROOT/sweep-state.json``, its output in ``ROOT/NAME/sweep.log``.
+
+With ``--ensemble`` the runs that differ only in ``seed_everything`` are trained together by one
+``python -m ganbench ensemble`` process (see ``ganbench.ensemble``), in the same run directories; its
+output goes to the first member's ``sweep.log``.
 """
 
 from __future__ import annotations
@@ -364,6 +368,66 @@ def execute(run: SweepRun, env: dict[str, str], processes: dict[int, subprocess.
     return Outcome(run, "failed", wall, returncode, f"{detail}; see {run.directory / LOG_NAME}")
 
 
+SEED_PARAMETER = "seed_everything"
+
+
+def ensemble_groups(runs: Sequence[SweepRun]) -> list[list[SweepRun]]:
+    """Runs that differ only in their seed, grouped (in sweep order): each group is one ensemble."""
+    groups: dict[str, list[SweepRun]] = {}
+    for run in runs:
+        if SEED_PARAMETER not in run.params:
+            raise SweepError(f"--ensemble: the sweep has no {SEED_PARAMETER} parameter to stack seeds over")
+        rest = {k: v for k, v in run.params.items() if k != SEED_PARAMETER}
+        groups.setdefault(json.dumps(rest, sort_keys=True, default=str), []).append(run)
+    return list(groups.values())
+
+
+def ensemble_command(runs: Sequence[SweepRun]) -> list[str]:
+    """The argv of ``ganbench ensemble`` training ``runs`` (one fit command each, same but the seed)."""
+    argv = runs[0].argv
+    fit = next((i for i in range(1, len(argv)) if argv[i] == "fit" and argv[i - 1] == "ganbench"), None)
+    if fit is None:
+        raise SweepError("--ensemble: the sweep's command must run `ganbench fit` (python -m ganbench fit)")
+    own = (f"--{SEED_PARAMETER}", RUN_DIR_FLAG)
+    rest = [a for a in argv[fit + 1 :] if not any(a == f or a.startswith(f + "=") for f in own)]
+    if any(a in own for a in argv[fit + 1 :]):
+        raise SweepError(f"--ensemble: write the seed as --{SEED_PARAMETER}=VALUE (${{args}}) in the command")
+    seeds = ",".join(str(run.params[SEED_PARAMETER]) for run in runs)
+    dirs = [word for run in runs for word in ("--run_dir", str(run.directory))]
+    return [*argv[:fit], "ensemble", f"--seeds={seeds}", *dirs, *rest]
+
+
+def execute_ensemble(
+    runs: Sequence[SweepRun], env: dict[str, str], processes: dict[int, subprocess.Popen]
+) -> list[Outcome]:
+    """Run a group of seeds as one ensemble process; each member's status comes from its metrics.json."""
+    argv = ensemble_command(runs)
+    for run in runs:
+        run.directory.mkdir(parents=True, exist_ok=True)
+    log_path = runs[0].directory / LOG_NAME
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        try:
+            process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+        except OSError as error:
+            return [Outcome(run, "failed", 0.0, None, f"cannot start: {error.strerror}") for run in runs]
+        processes[process.pid] = process
+        try:
+            returncode = process.wait()
+        finally:
+            processes.pop(process.pid, None)
+    wall = time.monotonic() - started
+    outcomes = []
+    for run in runs:
+        status, _ = record_status(run.directory)
+        if status in FINISHED:
+            outcomes.append(Outcome(run, status, wall, returncode, f"ensemble of {len(runs)}"))
+        else:
+            detail = f"ensemble exit {returncode}, metrics.json status {status}; see {log_path}"
+            outcomes.append(Outcome(run, "failed", wall, returncode, detail))
+    return outcomes
+
+
 def _save_state(root: Path, sweep: Sweep, state: dict[str, Any]) -> None:
     write_json_atomic(root / STATE_NAME, {"sweep": str(sweep.path), "runs": state})
 
@@ -389,6 +453,7 @@ def run_sweep(
     dry_run: bool = False,
     seed: int = 0,
     echo: Callable[[str], None] = print,
+    ensemble: bool = False,
 ) -> SweepResult:
     """Run the sweep's pending runs on ``workers`` parallel processes; returns every run's outcome."""
     runs = plan(sweep, root, seed)
@@ -401,23 +466,34 @@ def run_sweep(
             result.outcomes.append(previous)
         elif dry_run:
             result.outcomes.append(Outcome(run, "would retry" if previous else "would run"))
-            echo(shlex.join(run.argv))
+            if not ensemble:
+                echo(shlex.join(run.argv))
         else:
             pending.append(run)
+    if dry_run and ensemble:
+        waiting = [o.run for o in result.outcomes if o.status.startswith("would")]
+        for group in ensemble_groups(waiting):
+            echo(shlex.join(ensemble_command(group)))
     if not pending:
         return result
+    # Each job is a list of runs: one run, or with --ensemble the seeds of one configuration.
+    jobs = ensemble_groups(pending) if ensemble else [[run] for run in pending]
+    if ensemble:
+        for group in jobs:
+            ensemble_command(group)  # a command that cannot be stacked fails before anything runs
 
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # parallel runs must not each take every core
     processes: dict[int, subprocess.Popen] = {}
     done = 0
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures: set[Future[Outcome]] = {pool.submit(execute, run, env, processes) for run in pending}
+        futures: set[Future[list[Outcome]]] = {
+            pool.submit(_execute_job, job, ensemble, env, processes) for job in jobs
+        }
         try:
             while futures:
                 finished, futures = wait(futures, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    outcome = future.result()
+                for outcome in (o for future in finished for o in future.result()):
                     done += 1
                     result.outcomes.append(outcome)
                     state[outcome.run.name] = {
@@ -437,6 +513,12 @@ def run_sweep(
         recorded = {id(o.run) for o in result.outcomes}
         result.outcomes += [Outcome(run, "interrupted") for run in pending if id(run) not in recorded]
     return result
+
+
+def _execute_job(
+    job: list[SweepRun], ensemble: bool, env: dict[str, str], processes: dict[int, subprocess.Popen]
+) -> list[Outcome]:
+    return execute_ensemble(job, env, processes) if ensemble else [execute(job[0], env, processes)]
 
 
 def _stop(processes: dict[int, subprocess.Popen], grace_s: float = 30.0) -> None:
@@ -487,6 +569,12 @@ def parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="print the commands of the pending runs, run nothing"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of method random's draws (0)")
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="train the seeds of each configuration together in one process (python -m ganbench "
+        "ensemble: stacked parameters, same results up to float rounding); fit commands only",
+    )
     return p
 
 
@@ -501,7 +589,9 @@ def main(argv: list[str] | None = None) -> int:
             raise SweepError(f"--workers: must be >= 1, got {args.workers}")
         sweep = Sweep.load(args.file)
         root = Path(args.root) if args.root else Path("runs") / "sweeps" / Path(args.file).stem
-        result = run_sweep(sweep, root, args.workers, args.retry_failed, args.dry_run, args.seed)
+        result = run_sweep(
+            sweep, root, args.workers, args.retry_failed, args.dry_run, args.seed, ensemble=args.ensemble
+        )
     except SweepError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

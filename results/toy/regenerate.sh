@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates everything under results/toy: six objectives (minimax, nonsaturating, least_squares, hinge,
-# wasserstein_gp, relativistic) x seeds 0-4 on ring8 and grid25 at the default config settings (10k
-# iterations, 2,500 evaluation samples). Completed runs are skipped; delete the run folders to retrain.
+# wasserstein_gp, relativistic) x seeds 0-9 on ring8 and grid25 at the default config settings (10k
+# iterations, 2,500 evaluation samples), each objective's 10 seeds trained as one seed ensemble.
+# Completed runs are skipped; delete the run folders to retrain.
 # Run from anywhere: bash results/toy/regenerate.sh   (DATASETS="ring8" limits it to one dataset)
 set -euo pipefail
 exec bash "$(dirname "$0")/../toy_sweeps.sh" results/toy ""
