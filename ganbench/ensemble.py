@@ -313,6 +313,27 @@ class EnsembleRun:
         )
         write_json_atomic(member.run_dir / "metrics.json", record)
 
+    def save_weights(self, index: int) -> Path:
+        """DIR/checkpoints/final.ckpt: the member's weights as a Lightning checkpoint that ``validate``
+        and ``test --ckpt_path`` load. It holds no optimizer or loop state, so fit cannot resume it."""
+        import lightning
+
+        module = self.ensemble.load_member(index)
+        checkpoint: dict[str, Any] = {
+            "state_dict": module.state_dict(),
+            "hyper_parameters": dict(module.hparams),
+            "pytorch-lightning_version": lightning.__version__,
+            "global_step": self.iteration,
+            "epoch": 0,
+        }
+        module.on_save_checkpoint(checkpoint)
+        path = self.members[index].run_dir / "checkpoints" / "final.ckpt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(checkpoint, tmp)
+        tmp.replace(path)
+        return path
+
     def _flush_train_log(self, index: int) -> None:
         member = self.members[index]
         if not member.train_rows:
@@ -382,6 +403,7 @@ class EnsembleRun:
                     history.append({"iteration": self.iteration, **module.final_metrics})
             member.status = "completed"
             self._flush_train_log(i)
+            self.save_weights(i)
             self.write_record(i)
 
     def _log_train(self, stats: dict[str, Tensor]) -> None:

@@ -227,3 +227,55 @@ def test_every_command_of_the_shipped_sweeps_parses(tmp_path, monkeypatch):
             assert config.seed_everything == run.params["seed_everything"]
             assert config.trainer.default_root_dir == str(run.directory)
     assert not (tmp_path / "sweeps").exists()  # parsing alone writes nothing
+
+
+def test_ensemble_groups_the_seeds_of_each_configuration(tmp_path):
+    from ganbench.runs.sweep import ensemble_command, ensemble_groups
+
+    sweep = Sweep.load(
+        write_sweep(
+            tmp_path / "s.yaml",
+            {"model.objective": {"values": ["minimax", "hinge"]}, "seed_everything": {"values": [0, 1, 2]}},
+            command=["${env}", "${interpreter}", "-m", "ganbench", "fit", "--config", "c.yaml", "${args}"],
+        )
+    )
+    groups = ensemble_groups(plan(sweep, tmp_path / "root"))
+    assert [[run.params["seed_everything"] for run in g] for g in groups] == [[0, 1, 2], [0, 1, 2]]
+    argv = ensemble_command(groups[1])
+    assert argv[:5] == ["/usr/bin/env", sys.executable, "-m", "ganbench", "ensemble"]
+    assert argv[5] == "--seeds=0,1,2"
+    dirs = [argv[i + 1] for i, word in enumerate(argv) if word == "--run_dir"]
+    assert dirs == [str(run.directory) for run in groups[1]]
+    assert "--model.objective=hinge" in argv and "--config" in argv
+    assert not any(w.startswith(("--seed_everything", "--trainer.default_root_dir")) for w in argv)
+    # A sweep without seeds, or whose command is not a ganbench fit, cannot be stacked.
+    no_seed = Sweep.load(write_sweep(tmp_path / "n.yaml", {"model.objective": {"values": ["minimax"]}}))
+    with pytest.raises(SweepError, match="seed_everything"):
+        ensemble_groups(plan(no_seed, tmp_path / "root"))
+    other = Sweep.load(write_sweep(tmp_path / "o.yaml", {"seed_everything": {"values": [0, 1]}}))
+    with pytest.raises(SweepError, match="ganbench fit"):
+        ensemble_command(plan(other, tmp_path / "root"))
+
+
+def test_local_runner_with_ensembles_trains_and_resumes(tmp_path, capsys):
+    ring = REPO / "configs" / "toy" / "ring8.yaml"
+    command = ["${env}", "${interpreter}", "-m", "ganbench", "fit", "--config", str(ring),
+               "--trainer.max_steps=4", "--evaluation.every_n_iterations=2", "--evaluation.num_samples=200",
+               "--evaluation.plot=false", "--data.batch_size=32", "${args}"]  # fmt: skip
+    path = write_sweep(
+        tmp_path / "s.yaml",
+        {"model.objective": {"values": ["minimax", "hinge"]}, "seed_everything": {"values": [0, 1]}},
+        command=command,
+    )
+    root = tmp_path / "root"
+    assert main([str(path), "--root", str(root), "--ensemble", "--workers", "2"]) == 0
+    records = [json.loads(p.read_text()) for p in sorted(root.glob("*/metrics.json"))]
+    assert [(r["config"]["model"]["objective"], r["seed"], r["status"]) for r in records] == [
+        ("hinge", 0, "completed"), ("hinge", 1, "completed"),
+        ("minimax", 0, "completed"), ("minimax", 1, "completed"),
+    ]  # fmt: skip
+    assert all(r["ensemble"]["size"] == 2 and r["iterations"] == 4 for r in records)
+    capsys.readouterr()
+    # Run again: everything finished, nothing runs.
+    assert main([str(path), "--root", str(root), "--ensemble"]) == 0
+    assert "4 completed (earlier)" in capsys.readouterr().out

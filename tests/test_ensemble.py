@@ -1,0 +1,137 @@
+"""Seed ensembles: each member follows the run its seed gives alone, and fails alone."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from ganbench.cli import lightning_main, main
+from ganbench.ensemble import EnsembleRun, StackedNet, parse_seeds
+
+REPO = Path(__file__).resolve().parents[1]
+ARGS = [
+    "--config",
+    str(REPO / "configs" / "toy" / "ring8.yaml"),
+    "--trainer.max_steps=12",
+    "--trainer.log_every_n_steps=3",
+    "--trainer.enable_progress_bar=false",
+    "--evaluation.every_n_iterations=6",
+    "--evaluation.num_samples=400",
+    "--evaluation.plot=false",
+    "--checkpoint.every_n_train_steps=12",
+    "--data.batch_size=64",
+]
+
+
+def single_run(run_dir: Path, args: list[str], seed: int) -> tuple[dict, dict]:
+    code = main(
+        [
+            "fit",
+            *args,
+            f"--seed_everything={seed}",
+            f"--trainer.default_root_dir={run_dir}",
+            "--trainer.logger=false",
+        ]
+    )
+    assert code == 0
+    state = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    return json.loads((run_dir / "metrics.json").read_text()), state
+
+
+# Relativistic runs with one member: its losses see only logit differences, so some of D's gradients
+# are rounding noise, which Adam (dividing by sqrt(v)) turns into updates of up to lr; a batched matmul
+# of S > 1 rounds differently from one matmul, so those elements drift by ~lr per iteration. With S = 1
+# the ensemble's arithmetic is the single run's and the match is exact.
+@pytest.mark.parametrize(
+    "objective, seeds", [("nonsaturating", [0, 3]), ("wasserstein_gp", [0, 3]), ("relativistic", [3])]
+)
+def test_members_follow_their_single_seed_runs(tmp_path, objective, seeds):
+    args = [*ARGS, f"--model.objective={objective}"]
+    run = EnsembleRun(args, seeds, [tmp_path / f"member{s}" for s in seeds])
+    run.run()
+    for index, seed in enumerate(seeds):
+        alone, state = single_run(tmp_path / f"single{seed}", args, seed)
+        for role, stacked in (
+            ("generator", run.ensemble.generator),
+            ("discriminator", run.ensemble.discriminator),
+        ):
+            for name, value in stacked.member_state(index).items():
+                torch.testing.assert_close(value, state[f"{role}.{name}"], rtol=1e-4, atol=1e-5)
+        member = json.loads((tmp_path / f"member{seed}" / "metrics.json").read_text())
+        assert member["status"] == alone["status"] == "completed"
+        assert member["iterations"] == alone["iterations"] == 12
+        assert member["seed"] == seed and member["ensemble"]["seeds"] == seeds
+        assert (
+            [h["iteration"] for h in member["history"]]
+            == [h["iteration"] for h in alone["history"]]
+            == [6, 12]
+        )
+        assert member["metrics"]["modes_captured"] == alone["metrics"]["modes_captured"]
+        assert member["metrics"]["high_quality_fraction"] == pytest.approx(
+            alone["metrics"]["high_quality_fraction"], abs=0.01
+        )
+        assert member["config"]["model"] == alone["config"]["model"]
+        log = (tmp_path / f"member{seed}" / "train_log" / "metrics.csv").read_text().splitlines()
+        assert log[0].startswith("step,train/d_loss") and len(log) == 1 + 4  # iterations 3, 6, 9, 12
+    if len(seeds) > 1:  # different seeds are different runs
+        assert not torch.equal(
+            run.ensemble.generator.member_state(0)["body.0.weight"],
+            run.ensemble.generator.member_state(1)["body.0.weight"],
+        )
+
+
+def test_a_diverging_member_stops_alone(tmp_path):
+    args = [*ARGS, "--model.objective=nonsaturating", "--model.divergence_check_every=4"]
+    alone = EnsembleRun(args, [0], [tmp_path / "alone"])
+    alone.run()
+    run = EnsembleRun(args, [0, 1], [tmp_path / "healthy", tmp_path / "broken"])
+    with torch.no_grad():
+        for p in run.ensemble.discriminator.parameters():
+            p[1].fill_(float("nan"))
+    run.run()
+    broken = json.loads((tmp_path / "broken" / "metrics.json").read_text())
+    assert broken["status"] == "diverged" and broken["diverged_at"] == 1 and broken["iterations"] == 4
+    assert broken["history"] == [] and broken["metrics"] == {}
+    healthy = json.loads((tmp_path / "healthy" / "metrics.json").read_text())
+    assert healthy["status"] == "completed" and healthy["iterations"] == 12
+    for name, value in run.ensemble.generator.member_state(0).items():
+        torch.testing.assert_close(
+            value, alone.ensemble.generator.member_state(0)[name], rtol=1e-5, atol=1e-6
+        )
+
+
+def test_seed_lists_and_bad_input(tmp_path, capsys):
+    assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
+    assert parse_seeds("5") == [5]
+    with pytest.raises(ValueError, match="--seeds"):
+        parse_seeds("0-x")
+    with pytest.raises(ValueError, match="buffers"):
+        StackedNet([nn.BatchNorm1d(3), nn.BatchNorm1d(3)])
+    for argv, field in (
+        (["--seeds", "a,b", *ARGS], "--seeds"),
+        (["--seeds", "0,0", *ARGS], "repeats a seed"),
+        (["--seeds", "0", "--seed_everything=3", *ARGS], "--seed_everything"),
+        (["--seeds", "0,1", "--root", str(tmp_path), *ARGS, "--model.objective=nope"], "model.objective"),
+    ):
+        assert main(["ensemble", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and field in err and "\n" not in err
+    assert not list(tmp_path.iterdir())  # nothing was written for bad input
+
+
+def test_member_weights_load_for_test(tmp_path):
+    run_dir = tmp_path / "member"
+    run = EnsembleRun([*ARGS, "--trainer.max_steps=6"], [2], [run_dir])
+    run.run()
+    final = json.loads((run_dir / "metrics.json").read_text())["metrics"]
+    cli = lightning_main(
+        ["test", "--config", str(run_dir / "config.yaml"),
+         "--ckpt_path", str(run_dir / "checkpoints" / "final.ckpt"),
+         f"--trainer.default_root_dir={tmp_path / 'test'}", "--trainer.enable_progress_bar=false"]
+    )  # fmt: skip
+    tested = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
+    # The same weights and evaluation noise give the member's own final numbers.
+    assert tested["test/modes_captured"] == final["modes_captured"]
+    assert tested["test/high_quality_fraction"] == pytest.approx(final["high_quality_fraction"])
