@@ -28,6 +28,10 @@ for d in ${DATASETS:-ring8 grid25}; do
   for metric in modes_captured high_quality_fraction reverse_kl; do
     python -m ganbench plot "$out/$d" --metric "$metric" --group model.objective --out "$out/plots/$d"
   done
+  for metric in train/g_logit_grad train/d_fake; do  # the saturation signal
+    python -m ganbench plot "$out/$d" --metric "$metric" --group model.objective --out "$out/plots/$d"
+  done
+  python -m ganbench plot "$out/$d" --samples --group model.objective --out "$out/plots/$d"
 done
 # Where and with what each run was made, read from the runs' own metrics.json.
 python - "$out" <<'PY'

@@ -7,8 +7,9 @@ running, crashed and interrupted ones are left out and said so. Non-finite value
 metrics.json) cannot be drawn: they are left out of the mean at their iteration and counted in the
 legend. ``--by data.dataset`` draws one panel per value. Training scalars (``--metric
 train/g_logit_grad``, the saturation signal, or ``train/d_fake``) come from each run's
-``train_log/metrics.csv``. Written as PNG and PDF with a bare Figure and the Agg canvas (no pyplot
-global state).
+``train_log/metrics.csv``. ``--samples`` draws instead a grid of each run's last sample picture
+(``samples/*.png``, the toy scatter plots), one row per group and one column per seed. Written as
+PNG and PDF with a bare Figure and the Agg canvas (no pyplot global state).
 """
 
 from __future__ import annotations
@@ -172,6 +173,48 @@ def draw(
     return paths
 
 
+def last_samples(run: Run) -> Path | None:
+    """The run's sample picture of its latest evaluated iteration (``samples/{tag}_{iteration}.png``)."""
+    pictures = sorted(run.path.glob("samples/*.png"), key=lambda p: (p.stem.rsplit("_", 1)[-1], p.stem))
+    return pictures[-1] if pictures else None
+
+
+def draw_samples(runs: Sequence[Run], group: str, out: Path, metric: str = "modes_captured") -> list[Path]:
+    """OUT/samples.png and .pdf: rows = groups, columns = seeds, each cell a run's last samples."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.image import imread
+
+    cells: dict[str, dict[Any, Run]] = {}
+    for run in runs:
+        if run.status in PLOTTED and last_samples(run) is not None:
+            cells.setdefault(label(lookup(run.record, group)), {})[run.record.get("seed")] = run
+    if not cells:
+        raise TableError("RUN_DIRS: no completed or diverged run has a samples/*.png picture")
+    groups = sorted(cells, key=sort_key)
+    seeds = sorted({seed for row in cells.values() for seed in row}, key=sort_key)
+    fig = Figure(figsize=(2.2 * len(seeds), 2.4 * len(groups)), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(groups), len(seeds), squeeze=False)
+    for r, name in enumerate(groups):
+        for c, seed in enumerate(seeds):
+            ax = axes[r][c]
+            ax.set_axis_off()
+            run = cells[name].get(seed)
+            if run is None:
+                continue
+            ax.imshow(imread(last_samples(run)))
+            value = run.metrics.get(metric)
+            status = "" if run.status == "completed" else f" {run.status}"
+            score = f" · {metric} {value:g}" if isinstance(value, (int, float)) else ""
+            ax.set_title(f"{name} seed {seed}{score}{status}", fontsize=6)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "samples.png", out / "samples.pdf"]
+    for path in paths:
+        fig.savefig(path, dpi=200)
+    return paths
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not usage + message
         print(f"error: {message}", file=sys.stderr)
@@ -189,6 +232,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--by", nargs="*", default=[], help="dotted config keys of the panels, e.g. data.dataset")
     p.add_argument("--band", default="std", help=f"band over seeds: {', '.join(BANDS)} (std)")
     p.add_argument("--out", required=True, help="output directory")
+    p.add_argument(
+        "--samples",
+        action="store_true",
+        help="a grid of each run's last samples picture (rows: --group, columns: seeds) instead of curves",
+    )
     return p
 
 
@@ -204,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         runs = find_runs(args.run_dirs)
         for key, option in [(args.group, "--group"), *((k, "--by") for k in args.by)]:
             check_key(runs, key, option)
+        if args.samples:
+            for path in draw_samples(runs, args.group, Path(args.out)):
+                print(f"wrote {path}")
+            return 0
         valid = sorted(
             {m for run in runs for h in [*run.history, *train_history(run)] for m in h}
             - {"iteration", "num_samples"}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from ganbench.runs.plot import curves, main
 from ganbench.runs.table import find_runs
@@ -99,3 +100,31 @@ def test_saturation_signal_from_the_training_csv(tmp_path):
     np.testing.assert_allclose(lines[1].mean, [0.9, 0.95])
     assert main([str(tmp_path), "--metric", "train/g_logit_grad", "--out", str(tmp_path / "plots")]) == 0
     assert (tmp_path / "plots" / "train_g_logit_grad.png").stat().st_size > 0
+
+
+def test_samples_grid_has_a_cell_per_group_and_seed(tmp_path):
+    from matplotlib.image import imread
+
+    from ganbench.data.toy import ring
+    from ganbench.runs.plot import last_samples
+
+    mixture = ring()
+    for objective in ("minimax", "hinge"):
+        for seed in (0, 1, 2):
+            name = f"{objective}{seed}"
+            write_run(tmp_path, name, objective, [float(seed)])
+            record = json.loads((tmp_path / name / "metrics.json").read_text())
+            record["seed"] = seed
+            (tmp_path / name / "metrics.json").write_text(json.dumps(record))
+            samples = mixture.sample(200, torch.Generator().manual_seed(seed))
+            for iteration in (1000, 2000):
+                mixture.plot(samples, tmp_path / name / "samples" / f"eval_{iteration:07d}.png")
+    runs = find_runs([str(tmp_path)])
+    assert last_samples(runs[0]).name == "eval_0002000.png"
+    out = tmp_path / "plots"
+    assert main([str(tmp_path), "--samples", "--out", str(out)]) == 0
+    image = imread(out / "samples.png")
+    height, width = image.shape[:2]
+    assert width / height == pytest.approx((3 * 2.2) / (2 * 2.4), rel=0.05)  # 3 seeds x 2 objectives
+    assert (out / "samples.pdf").stat().st_size > 0
+    assert main([str(tmp_path / "minimax0"), "--samples", "--out", str(out / "none"), "--group", "nope"]) == 2
