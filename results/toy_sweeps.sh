@@ -11,7 +11,6 @@ suffix=$2
 ensemble=${ENSEMBLE---ensemble}
 declare -A threshold=([ring8]='modes_captured>=8' [grid25]='modes_captured>=25')
 mkdir -p "$out"
-started=$(date +%s)
 pids=()
 for d in ${DATASETS:-ring8 grid25}; do
   python -m ganbench sweep "configs/sweeps/${d}${suffix}.yaml" --workers 1 $ensemble --root "$out/$d" \
@@ -19,7 +18,6 @@ for d in ${DATASETS:-ring8 grid25}; do
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
-echo "sweeps: $(( $(date +%s) - started )) s wall on $(nproc) cores ($(uname -m)), $(date -u +%F)" > "$out/timing.txt"
 for d in ${DATASETS:-ring8 grid25}; do
   for fmt in md latex csv; do
     python -m ganbench table "$out/$d" --group model.objective --baseline nonsaturating \
@@ -39,13 +37,21 @@ import json, sys
 from pathlib import Path
 
 root = Path(sys.argv[1])
-rows = ["| run | status | seed | iterations | wall time (s) | device | python | torch | lightning | ganbench | commit |",
-        "|---|---|--:|--:|--:|---|---|---|---|---|---|"]
+rows = ["| run | status | seed | iterations | wall time (s) | ensemble | device | python | torch | lightning | ganbench | commit |",
+        "|---|---|--:|--:|--:|--:|---|---|---|---|---|---|"]
+processes = {}  # one entry per training process: an ensemble's members share its wall time
 for path in sorted(root.glob("*/*/metrics.json")):
     r = json.loads(path.read_text())
     v = r["versions"]
+    size = r.get("ensemble", {}).get("size", 1)
+    key = (path.parent.parent.name, r["config"]["model"]["objective"]) if size > 1 else str(path)
+    processes[key] = max(processes.get(key, 0.0), r["wall_time_s"])
     rows.append(f"| {path.parent.relative_to(root)} | {r['status']} | {r['seed']} | {r['iterations']} | "
-                f"{r['wall_time_s']:.0f} | {r['device']} | {v['python']} | {v['torch']} | {v['lightning']} | "
+                f"{r['wall_time_s']:.0f} | {size} | {r['device']} | {v['python']} | {v['torch']} | {v['lightning']} | "
                 f"{v['ganbench']} | {(r.get('git_commit') or '')[:12]} |")
+total = sum(processes.values())
+rows += ["", f"Training processes: {len(processes)}, {total:.0f} s of process wall time in all "
+         f"({total / 3600:.2f} h; the datasets' sweeps ran side by side, one process each). Wall time of an "
+         "ensemble member is its ensemble's."]
 (root / "provenance.md").write_text("\n".join(rows) + "\n")
 PY
