@@ -110,6 +110,10 @@ class GanbenchCLI(LightningCLI):
 
     def _prepare_run(self) -> None:
         trainer = self.trainer
+        for callback in trainer.callbacks:
+            if isinstance(callback, Evaluation):
+                # Before fit/validate/test write anything: a bad setting loses no earlier result.
+                self.datamodule.check_evaluation(**callback.settings)
         resuming = bool(self.config_init[self.subcommand].get("ckpt_path")) if self.subcommand else False
         config = self._resolved_config()
         if trainer.loggers and not any(isinstance(lg, RunCSVLogger) for lg in trainer.loggers):

@@ -161,6 +161,17 @@ class ImageSource:
             data = Subset(data, range(self.reference_limit))
         return UInt8Dataset(data)
 
+    def check_evaluation(self, reference_split: str = "test", **settings: Any) -> None:
+        """Refuse a reference_limit larger than the reference split before anything runs."""
+        split = self.resolve_split(reference_split)
+        size = len(self.splits[split])  # type: ignore[arg-type]
+        if self.reference_limit is not None and self.reference_limit > size:
+            raise ValueError(
+                f"{FIELD}.reference_limit: {self.reference_limit} exceeds the {size} images of the "
+                f"{self.name} {split} split (evaluation.reference_split={reference_split}); "
+                f"valid range: 2 to {size}, or null for all"
+            )
+
     def fingerprint(self, split: str) -> str:
         """A digest of the images of ``split`` (their bytes, or the files' names, sizes and times)."""
         if split not in self._fingerprints:

@@ -147,6 +147,12 @@ class GANDataModule(LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return DataLoader(_EvaluationTrigger(), batch_size=None)
 
+    def check_evaluation(self, **settings: Any) -> None:
+        """Fail now, with a one-line error, on evaluation settings the dataset cannot serve."""
+        check = getattr(self.source, "check_evaluation", None)
+        if check is not None:
+            check(**settings)
+
     def evaluate(
         self,
         module: Any,

@@ -414,3 +414,33 @@ def test_a_few_gan_iterations_on_mnist_through_the_cli(mnist_root, inception_wei
     assert (metrics["num_samples"], metrics["num_real"], metrics["reference_split"]) == (16, 16, "test")
     assert (run / "samples" / "final_0000003.png").is_file()
     assert list((tmp_path / "cache" / "fidelity").glob("ganbench-mnist-test_first16-*"))
+
+
+def _fit_mnist(root: Path, run: Path, *extra: str) -> int:
+    from ganbench.cli import main
+
+    return main(
+        ["fit", "--config", str(REPO / "configs" / "mnist" / "dcgan.yaml"),
+         f"--data.dataset_options.root={root}", "--data.dataset_options.download=false",
+         "--data.batch_size=8", "--trainer.max_steps=1", "--trainer.logger=false",
+         "--trainer.accelerator=cpu", f"--trainer.default_root_dir={run}", *extra]
+    )  # fmt: skip
+
+
+def test_bad_data_settings_through_the_cli_lose_nothing(tiny_mnist, tmp_path, capsys):
+    root, _ = tiny_mnist
+    run = tmp_path / "earlier-run"
+    run.mkdir()
+    earlier = '{"status": "completed", "metrics": {"fid": 12.5}}'
+    (run / "metrics.json").write_text(earlier)
+    # More reference images than the test split holds (20): refused before anything is written.
+    assert _fit_mnist(root, run, "--data.dataset_options.reference_limit=50") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: data.dataset_options.reference_limit: 50 exceeds the 20 images")
+    assert "valid range: 2 to 20" in err and "\n" not in err
+    # A missing data root with downloads off (offline).
+    assert _fit_mnist(tmp_path / "nowhere", run) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: data.dataset_options.root: ") and "\n" not in err
+    assert sorted(p.name for p in run.iterdir()) == ["metrics.json"]
+    assert (run / "metrics.json").read_text() == earlier
