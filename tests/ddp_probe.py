@@ -7,6 +7,7 @@ import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
 
 from ganbench.data import GANDataModule
+from ganbench.evaluation.callback import Evaluation
 from ganbench.module import GAN
 
 
@@ -20,6 +21,10 @@ class Probe(Callback):
             self.seen["batch"] = module.all_gather(batch[0]).tolist()
 
     def on_train_end(self, trainer, module):
+        evaluation = next(cb for cb in trainer.callbacks if isinstance(cb, Evaluation))
+        self.seen["evaluations_run"] = module.all_gather(torch.tensor(evaluation.evaluations_run)).tolist()
+        history = torch.tensor([h["modes_captured"] for h in module.evaluation_history])
+        self.seen["history"] = module.all_gather(history).tolist()
         params = torch.nn.utils.parameters_to_vector(module.parameters()).detach()
         self.seen["params"] = module.all_gather(params).tolist()
         if trainer.is_global_zero:
@@ -43,6 +48,6 @@ if __name__ == "__main__":
         num_sanity_val_steps=0,
         limit_val_batches=0,
         default_root_dir=sys.argv[2],
-        callbacks=[Probe(sys.argv[1])],
+        callbacks=[Evaluation(every_n_iterations=2, num_samples=100, plot=False), Probe(sys.argv[1])],
     )
     trainer.fit(GAN(objective="nonsaturating"), GANDataModule(batch_size=32, seed=0))

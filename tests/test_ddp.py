@@ -30,6 +30,9 @@ def test_ranks_share_weights_but_not_data_or_noise(tmp_path):
     noise, batch = torch.tensor(seen["noise"]), torch.tensor(seen["batch"])
     assert not torch.equal(noise[0], noise[1])
     assert not torch.equal(batch[0], batch[1])
+    # Evaluations (iterations 2, 4 and the final one at 5) ran on rank 0 only; both ranks hold its numbers.
+    assert seen["evaluations_run"] == [3, 0]
+    assert seen["history"][0] == seen["history"][1] and len(seen["history"][0]) == 3
 
 
 def test_cli_ddp_fit_writes_one_record(tmp_path):

@@ -71,6 +71,7 @@ class Evaluation(Callback):
         self.final_num_samples = final_num_samples or num_samples
         self.seed = seed
         self.plot = plot
+        self.evaluations_run = 0  # on this process: rank 0 evaluates, other ranks receive
         if inception_weights is not None:
             from ganbench.evaluation.inception import check_weights_file
 
@@ -90,21 +91,31 @@ class Evaluation(Callback):
     def evaluate(
         self, trainer: Trainer, module: LightningModule, num_samples: int, tag: str
     ) -> dict[str, Any]:
-        plotting = self.plot and trainer.is_global_zero
-        metrics, path = evaluate_generator(
-            trainer.datamodule,
-            module,
-            num_samples,
-            self.seed,
-            self.settings,
-            trainer.default_root_dir if plotting else None,
-            trainer.global_step,
-            tag,
-        )
-        if path is not None:
-            for logger in trainer.loggers:
-                if hasattr(logger, "log_image"):
-                    logger.log_image(key=f"{tag}/samples", images=[str(path)], step=trainer.global_step)
+        """Rank 0 scores the generator; under DDP the other ranks wait and receive its numbers.
+
+        Every rank holds the same generator weights, so one evaluation is the evaluation: the others
+        would only repeat it (for images, a full Inception pass each).
+        """
+        metrics: dict[str, Any] | None = None
+        if trainer.is_global_zero:
+            metrics, path = evaluate_generator(
+                trainer.datamodule,
+                module,
+                num_samples,
+                self.seed,
+                self.settings,
+                trainer.default_root_dir if self.plot else None,
+                trainer.global_step,
+                tag,
+            )
+            self.evaluations_run += 1
+            if path is not None:
+                for logger in trainer.loggers:
+                    if hasattr(logger, "log_image"):
+                        logger.log_image(key=f"{tag}/samples", images=[str(path)], step=trainer.global_step)
+        if trainer.world_size > 1:
+            metrics = trainer.strategy.broadcast(metrics, src=0)
+        assert metrics is not None
         return metrics
 
     def _log(self, trainer: Trainer, prefix: str, metrics: dict[str, Any]) -> None:
