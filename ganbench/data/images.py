@@ -9,6 +9,7 @@ hash of everything they depend on, the image bytes included (stylegan3's ``metri
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -309,6 +310,20 @@ def missing_message(name: str, root: str, download: bool, cause: str) -> str:
     )
 
 
+@contextlib.contextmanager
+def _download_lock(root: str, name: str, download: bool) -> Iterator[None]:
+    """With downloads on, one process at a time: under DDP every rank (and node, on a shared file
+    system) builds the data module; the first downloads, the others wait and find the files there."""
+    if not download:
+        yield
+        return
+    from filelock import FileLock
+
+    Path(root).mkdir(parents=True, exist_ok=True)
+    with FileLock(str(Path(root) / f".{name}.download.lock")):
+        yield
+
+
 def open_torchvision(name: str, root: str, download: bool) -> dict[str, Any]:
     """torchvision's dataset ``name`` for the train and test splits, keyed by split.
 
@@ -319,7 +334,8 @@ def open_torchvision(name: str, root: str, download: bool) -> dict[str, Any]:
 
     cls = getattr(torchvision.datasets, SPECS[name].cls_name)
     try:
-        return {split: cls(str(root), train=split == "train", download=download) for split in SPLITS}
+        with _download_lock(root, name, download):
+            return {split: cls(str(root), train=split == "train", download=download) for split in SPLITS}
     except Exception as exc:  # RuntimeError (not found, mirrors failed), URLError/OSError, corrupt files
         where = Path(root) / SPECS[name].folder
         missing = [f for f in SPECS[name].files if not (where / f).is_file()]

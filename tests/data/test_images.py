@@ -444,3 +444,21 @@ def test_bad_data_settings_through_the_cli_lose_nothing(tiny_mnist, tmp_path, ca
     assert err.startswith("error: data.dataset_options.root: ") and "\n" not in err
     assert sorted(p.name for p in run.iterdir()) == ["metrics.json"]
     assert (run / "metrics.json").read_text() == earlier
+
+
+def test_downloads_hold_a_lock_so_ranks_do_not_race(tmp_path, monkeypatch):
+    import filelock
+
+    held = []
+
+    def fake_download(url, download_root, *args, **kwargs):
+        # Another process (a second DDP rank) cannot take the lock while this one downloads.
+        with pytest.raises(filelock.Timeout):
+            filelock.FileLock(str(tmp_path / ".mnist.download.lock"), timeout=0).acquire()
+        held.append(url)
+        if not (tmp_path / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").exists():
+            write_mnist_like(tmp_path, "MNIST", train=16, test=8)
+
+    monkeypatch.setattr(torchvision.datasets.mnist, "download_and_extract_archive", fake_download)
+    source = mnist(root=str(tmp_path), download=True)
+    assert held and len(source.reference_dataset("test")) == 8
