@@ -167,11 +167,11 @@ class SeedEnsemble:
         self.first_nonfinite = torch.full((len(modules),), -1, dtype=torch.long, device=device)
 
     def noise(self, generators: Sequence[torch.Generator], n: int) -> Tensor:
-        z = [torch.randn(n, self.latent_dim, generator=g) for g in generators]
+        z = [torch.randn(n, self.latent_dim, generator=g, device=g.device) for g in generators]
         return torch.stack(z).to(self.device)
 
     def uniform(self, generators: Sequence[torch.Generator], n: int) -> Tensor:
-        return torch.stack([torch.rand(n, generator=g) for g in generators]).to(self.device)
+        return torch.stack([torch.rand(n, generator=g, device=g.device) for g in generators]).to(self.device)
 
     def _discriminator_outputs(self, real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
         real_logits, fake_logits = real_logits.detach().float(), fake_logits.detach().float()
@@ -288,6 +288,11 @@ class EnsembleRun:
             raise ValueError(f"trainer.max_steps: an ensemble needs a positive limit, got {self.max_steps}")
         self.log_every = max(int(trainer.log_every_n_steps), 1)
         self.device = trainer.strategy.root_device
+        if self.device.type != "cpu":
+            # A run alone on an accelerator draws G's noise (and the penalty's eps) from the device's
+            # RNG, which seed_everything seeded with the seed and nothing drew from before training.
+            for member in self.members:
+                member.noise = torch.Generator(device=self.device).manual_seed(member.seed)
         self.ensemble = SeedEnsemble([m.module for m in self.members], self.device)
         self.check_every = int(self.members[0].module.hparams.divergence_check_every)
         self.started = time.time()
