@@ -1,7 +1,7 @@
 """Seed-iterations per second of a seed ensemble against one seed per process (issue: seed ensembles).
 
     python benchmarks/ensemble_throughput.py [--config configs/toy/ring8.yaml] [--sizes 1,8,64,256]
-        [--objective nonsaturating] [--out results/ensemble_throughput.md]
+        [--objective nonsaturating] [--accelerator cpu|gpu] [--out results/ensemble_throughput.md]
 
 One seed per process is timed as what a sweep runs: ``python -m ganbench fit`` in a fresh process, at
 two budgets, so that the process start (imports, parsing, Lightning setup, the final evaluation) and
@@ -28,9 +28,9 @@ from ganbench.ensemble import EnsembleRun
 from ganbench.runs.atomic import write_atomic
 
 
-def fit_wall_time(config: str, objective: str, steps: int, root: Path) -> float:
+def fit_wall_time(config: str, objective: str, steps: int, root: Path, extra: list[str]) -> float:
     args = [
-        sys.executable, "-m", "ganbench", "fit", "--config", config, f"--model.objective={objective}",
+        sys.executable, "-m", "ganbench", "fit", "--config", config, f"--model.objective={objective}", *extra,
         f"--trainer.max_steps={steps}", "--evaluation.every_n_iterations=0", "--evaluation.plot=false",
         "--checkpoint.every_n_train_steps=0", "--trainer.logger=false", f"--trainer.default_root_dir={root}",
     ]  # fmt: skip
@@ -40,9 +40,11 @@ def fit_wall_time(config: str, objective: str, steps: int, root: Path) -> float:
     return time.perf_counter() - started
 
 
-def ensemble_rate(config: str, objective: str, size: int, steps: int, root: Path) -> tuple[float, float]:
+def ensemble_rate(
+    config: str, objective: str, size: int, steps: int, root: Path, extra: list[str]
+) -> tuple[float, float]:
     """(setup seconds, seed-iterations per second of the training loop)."""
-    args = ["--config", config, f"--model.objective={objective}", f"--trainer.max_steps={steps}",
+    args = ["--config", config, f"--model.objective={objective}", f"--trainer.max_steps={steps}", *extra,
             "--evaluation.every_n_iterations=0", "--evaluation.plot=false"]  # fmt: skip
     started = time.perf_counter()
     run = EnsembleRun(args, list(range(size)), [root / f"s{i}" for i in range(size)])
@@ -60,15 +62,18 @@ def main() -> None:
     p.add_argument("--seed_iterations", type=int, default=2048, help="seed-iterations per ensemble timing")
     p.add_argument("--fit_steps", default="100,1100", help="two budgets for the one-seed-per-process fit")
     p.add_argument("--budget", type=int, default=20000, help="iterations of a whole run, for the last column")
+    p.add_argument("--accelerator", default=None, help="--trainer.accelerator for both ways (config's)")
     p.add_argument("--out", help="also write the table (Markdown) here")
     args = p.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     short, long = (int(s) for s in args.fit_steps.split(","))
-    device = "cuda" if "accelerator: gpu" in Path(args.config).read_text() else "cpu"
+    extra = [f"--trainer.accelerator={args.accelerator}"] if args.accelerator else []
+    on_gpu = args.accelerator in ("gpu", "cuda") or "accelerator: gpu" in Path(args.config).read_text()
+    device = torch.cuda.get_device_name() if on_gpu else "cpu"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        t_short = fit_wall_time(args.config, args.objective, short, root / "fit_short")
-        t_long = fit_wall_time(args.config, args.objective, long, root / "fit_long")
+        t_short = fit_wall_time(args.config, args.objective, short, root / "fit_short", extra)
+        t_long = fit_wall_time(args.config, args.objective, long, root / "fit_long", extra)
         single_rate = (long - short) / (t_long - t_short)
         single_fixed = t_short - short / single_rate
         rows = [("1 per process", f"{single_fixed:.1f}", f"{single_rate:.0f}", "1.00",
@@ -76,7 +81,7 @@ def main() -> None:
         whole_single = single_fixed + args.budget / single_rate
         for size in sizes:
             steps = max(args.seed_iterations // size, 8)
-            setup, rate = ensemble_rate(args.config, args.objective, size, steps, root / f"ens{size}")
+            setup, rate = ensemble_rate(args.config, args.objective, size, steps, root / f"ens{size}", extra)
             whole = (setup + size * args.budget / rate) / size
             rows.append((f"ensemble S={size}", f"{setup:.1f}", f"{rate:.0f}", f"{rate / single_rate:.2f}",
                          f"{whole:.0f}", f"{whole_single / whole:.2f}"))  # fmt: skip
