@@ -135,3 +135,19 @@ def test_member_weights_load_for_test(tmp_path):
     # The same weights and evaluation noise give the member's own final numbers.
     assert tested["test/modes_captured"] == final["modes_captured"]
     assert tested["test/high_quality_fraction"] == pytest.approx(final["high_quality_fraction"])
+
+
+def test_the_same_ensemble_twice_gives_identical_runs(tmp_path):
+    args = [*ARGS, "--trainer.max_steps=6", "--model.objective=hinge"]
+    runs = []
+    for attempt in ("first", "second"):
+        run = EnsembleRun(args, [4, 5], [tmp_path / attempt / "a", tmp_path / attempt / "b"])
+        run.run()
+        runs.append(run)
+    for index in range(2):
+        first, second = (r.ensemble.generator.member_state(index) for r in runs)
+        assert all(torch.equal(first[name], second[name]) for name in first)
+    records = [
+        json.loads((tmp_path / attempt / "b" / "metrics.json").read_text()) for attempt in ("first", "second")
+    ]
+    assert records[0]["history"] == records[1]["history"]
