@@ -204,7 +204,7 @@ def test_every_command_of_the_shipped_sweeps_parses(tmp_path, monkeypatch):
 
     monkeypatch.chdir(REPO)  # the sweeps' --config paths are relative to the repository root
     files = sorted((REPO / "configs" / "sweeps").glob("*.yaml"))
-    expected_runs = {"grid25.yaml": 30, "ring8.yaml": 30, "grid25_core.yaml": 6, "ring8_core.yaml": 6}
+    expected_runs = {"grid25.yaml": 60, "ring8.yaml": 60, "grid25_core.yaml": 6, "ring8_core.yaml": 6}
     assert sorted(f.name for f in files) == sorted(expected_runs)
     for file in files:
         runs = plan(Sweep.load(file), tmp_path / "sweeps" / file.stem)
@@ -226,6 +226,13 @@ def test_every_command_of_the_shipped_sweeps_parses(tmp_path, monkeypatch):
             assert config.model.objective == run.params["model.objective"]
             assert config.seed_everything == run.params["seed_everything"]
             assert config.trainer.default_root_dir == str(run.directory)
+        # --ensemble: one ganbench ensemble command per objective, over all of the file's seeds.
+        from ganbench.runs.sweep import ensemble_command, ensemble_groups
+
+        seeds = sorted({run.params["seed_everything"] for run in runs})
+        for group in ensemble_groups(runs):
+            argv = ensemble_command(group)
+            assert argv[4:6] == ["ensemble", f"--seeds={','.join(map(str, seeds))}"]
     assert not (tmp_path / "sweeps").exists()  # parsing alone writes nothing
 
 
