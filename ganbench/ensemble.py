@@ -33,6 +33,7 @@ import yaml
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
+from ganbench.argparser import OneLineParser
 from ganbench.evaluation.callback import Evaluation, evaluate_generator
 from ganbench.module import GAN
 from ganbench.objectives import gradient_penalty
@@ -467,14 +468,8 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + message
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="python -m ganbench ensemble",
         description="Train several seeds of one fit configuration at once (stacked parameters, one "
         "process). Other arguments are fit's (e.g. --config FILE --model.objective=hinge); each seed "

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ganbench.argparser import OneLineParser
 from ganbench.runs.table import Run, TableError, check_key, find_runs, label, lookup, sort_key
 
 PLOTTED = ("completed", "diverged")
@@ -215,14 +216,8 @@ def draw_samples(runs: Sequence[Run], group: str, out: Path, metric: str = "mode
     return paths
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + message
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="python -m ganbench plot",
         description="Metric-vs-iteration curves per group with a band over seeds, as PNG and PDF.",
     )

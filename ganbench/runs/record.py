@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 import time
@@ -25,8 +26,12 @@ def versions() -> dict[str, str]:
     }
 
 
+@functools.cache
 def git_commit() -> str | None:
-    """The commit of the ganbench source, with "-dirty" when it has uncommitted changes."""
+    """The commit of the ganbench source, with "-dirty" when it has uncommitted changes.
+
+    Read once per process: the code that runs is the code imported at its start, and records are
+    rewritten often (every evaluation, every ensemble member)."""
     source = Path(ganbench.__file__).resolve().parent.parent
     try:
         commit = subprocess.run(

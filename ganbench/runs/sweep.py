@@ -44,6 +44,7 @@ import numpy as np
 import yaml
 from scipy import stats
 
+from ganbench.argparser import OneLineParser
 from ganbench.runs.atomic import write_json_atomic
 
 DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]  # W&B's default
@@ -547,14 +548,8 @@ def summary_table(outcomes: Sequence[Outcome]) -> str:
 # ------------------------------------------------------------------------------------------------- CLI
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + message
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="python -m ganbench sweep",
         description="Run a W&B sweep file (method grid or random) locally, without a W&B server: one "
         "process per run, resumable. Run it from the directory the sweep's command expects (the repo root).",

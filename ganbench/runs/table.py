@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import integrate, stats
 
+from ganbench.argparser import OneLineParser
 from ganbench.runs.atomic import write_atomic
 
 RECORD_NAME = "metrics.json"
@@ -765,14 +766,8 @@ FORMATS: dict[str, Callable[[Table, int], str]] = {
 # ------------------------------------------------------------------------------------------------- CLI
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + message
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineParser(
         prog="python -m ganbench table",
         description="Benchmark table over run directories: mean ± std and 95%% t CI over seeds, failures, "
         "significance against a baseline group, convergence (AUC, iterations to a threshold).",

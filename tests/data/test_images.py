@@ -5,8 +5,6 @@ import json
 import math
 import pickle
 import struct
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.error import URLError
@@ -24,7 +22,6 @@ from ganbench.data.images import cifar10, fashion_mnist, image_folder, mnist, sc
 from ganbench.data.registry import DATASETS
 
 REPO = Path(__file__).resolve().parents[2]
-MNIST_IDX = REPO.parent / "shared" / "tools" / "mnist_idx.py"
 CONFIGS = ("mnist/dcgan", "fashion_mnist/dcgan", "cifar10/dcgan", "cifar10/resnet", "stacked_mnist/dcgan")
 
 
@@ -50,21 +47,6 @@ def write_mnist_like(root: Path, folder: str, train: int, test: int, seed: int =
         )
         out[split] = pixels
     return out
-
-
-def real_mnist(tmp_path_factory) -> Path:
-    """The real 5,000-digit subset (4,000 train, 1,000 test) from shared/tools, once per session."""
-    root = tmp_path_factory.getbasetemp() / "mnist-5k"
-    if not (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
-        if not MNIST_IDX.is_file():
-            pytest.skip(f"no {MNIST_IDX}")
-        subprocess.run([sys.executable, str(MNIST_IDX), "--root", str(root)], check=True, capture_output=True)
-    return root
-
-
-@pytest.fixture(scope="module")
-def mnist_root(tmp_path_factory) -> Path:
-    return real_mnist(tmp_path_factory)
 
 
 @pytest.fixture

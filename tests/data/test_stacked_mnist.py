@@ -1,8 +1,5 @@
 """Stacked MNIST: the fixed set of digit triples, its 1,000 modes, batches, reference and mode metrics."""
 
-import subprocess
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,19 +11,6 @@ from ganbench.data import images
 from ganbench.data.module import batch_seed
 from ganbench.data.registry import DATASETS
 from ganbench.data.stacked_mnist import NUM_IMAGES, TEST_IMAGES, StackedDigits, stacked_mnist
-
-MNIST_IDX = Path(__file__).resolve().parents[2].parent / "shared" / "tools" / "mnist_idx.py"
-
-
-@pytest.fixture(scope="module")
-def mnist_root(tmp_path_factory) -> Path:
-    """The real 5,000-digit subset (4,000 train, 1,000 test) from shared/tools, once per session."""
-    root = tmp_path_factory.getbasetemp() / "mnist-5k"
-    if not (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
-        if not MNIST_IDX.is_file():
-            pytest.skip(f"no {MNIST_IDX}")
-        subprocess.run([sys.executable, str(MNIST_IDX), "--root", str(root)], check=True, capture_output=True)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,18 +16,6 @@ from ganbench.evaluation.classifier import (
     main,
     scale_images,
 )
-
-# The repository's sibling shared/ folder: ../shared/tools/mnist_idx.py writes a real 5k MNIST subset.
-MNIST_IDX = Path(__file__).resolve().parents[2].parent / "shared" / "tools" / "mnist_idx.py"
-
-
-@pytest.fixture(scope="module")
-def mnist_root(tmp_path_factory):
-    if not MNIST_IDX.is_file():
-        pytest.skip(f"needs the real MNIST subset writer {MNIST_IDX} (absent)")
-    root = tmp_path_factory.mktemp("mnist")
-    subprocess.run([sys.executable, str(MNIST_IDX), "--root", str(root)], check=True, capture_output=True)
-    return root
 
 
 @pytest.fixture(scope="module")
