@@ -107,7 +107,10 @@ def main() -> None:
         f"({platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads); "
         f"python {platform.python_version()}, torch {torch.__version__}, lightning {lightning.__version__}; "
         f"ensemble timings exclude the final evaluation, fit timings include it (one per run); "
-        f"fastest of {args.repeats} timings per cell.\n"
+        f"fastest of {args.repeats} timings per cell. Seeds: the config's seed_everything for fit, 0..S-1 "
+        f"for an ensemble of S; fit timed at {short} and {long} iterations, each ensemble for "
+        f"max({args.seed_iterations} // S, 8) iterations; no periodic evaluation, the final one on the "
+        f"config's evaluation samples.\n"
     )
     table = "\n".join(lines) + "\n" + info
     print(table)
