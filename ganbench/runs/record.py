@@ -1,8 +1,16 @@
-"""The run record: DIR/metrics.json, rewritten atomically as the run goes, explains the run by itself."""
+"""The run record: DIR/metrics.json, rewritten atomically as the run goes, explains the run by itself.
+
+This module owns the format: the file name, the status words, the reader and the writer, and the
+provenance (versions, git commit, whether the tree was dirty and a hash of the difference). Everyone
+else (the fit callback, the ensemble, sweeps, tables, plots) imports it rather than retyping it.
+"""
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import platform
 import subprocess
 import time
@@ -16,6 +24,62 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 import ganbench
 from ganbench.runs.atomic import write_json_atomic
 
+RECORD_NAME = "metrics.json"
+
+RUNNING = "running"
+COMPLETED = "completed"
+DIVERGED = "diverged"  # NaN/inf: a result of the objective, not a failure of the run
+INTERRUPTED = "interrupted"  # stopped from outside (Ctrl-C, SIGTERM, preemption): resumable
+CRASHED = "crashed"  # an error (with ``error``): a failure
+STATUSES = (RUNNING, COMPLETED, DIVERGED, INTERRUPTED, CRASHED)
+FINISHED = (COMPLETED, DIVERGED)  # finished results: a sweep skips them, a table counts them
+FAILED = (CRASHED,)
+
+
+class RecordError(ValueError):
+    """A missing or unreadable metrics.json: the message is one line naming the file."""
+
+
+def record_path(run_dir_or_path: str | os.PathLike) -> Path:
+    """``DIR/metrics.json`` for a run directory; a path to a ``.json`` file is taken as it is."""
+    path = Path(run_dir_or_path)
+    return path if path.suffix == ".json" and not path.is_dir() else path / RECORD_NAME
+
+
+def read_record(run_dir_or_path: str | os.PathLike) -> dict[str, Any]:
+    """The run record of a run directory (or of a metrics.json path); RecordError if missing/corrupt."""
+    path = record_path(run_dir_or_path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise RecordError(f"{path}: no such file") from None
+    except OSError as error:
+        raise RecordError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RecordError(f"{path}: not valid JSON (line {error.lineno}: {error.msg})") from None
+    if not isinstance(record, dict):
+        raise RecordError(f"{path}: not a run record (expected a JSON object)")
+    if record.get("status") not in STATUSES:
+        raise RecordError(f"{path}: status {record.get('status')!r} is not one of {', '.join(STATUSES)}")
+    return record
+
+
+def record_status(run_dir: str | os.PathLike) -> str | None:
+    """The run's status, or None when it has no readable record."""
+    try:
+        return read_record(run_dir)["status"]
+    except RecordError:
+        return None
+
+
+def write_record(run_dir: str | os.PathLike, record: dict[str, Any]) -> Path:
+    """Replace ``DIR/metrics.json`` atomically (non-finite floats become null)."""
+    if record.get("status") not in STATUSES:
+        raise ValueError(f"status: {record.get('status')!r} is not one of {', '.join(STATUSES)}")
+    return write_json_atomic(record_path(run_dir), record)
+
 
 def versions() -> dict[str, str]:
     return {
@@ -26,41 +90,49 @@ def versions() -> dict[str, str]:
     }
 
 
+def _git(*args: str) -> bytes:
+    source = Path(ganbench.__file__).resolve().parent.parent
+    return subprocess.run(
+        ["git", "-C", str(source), *args], capture_output=True, timeout=30, check=True
+    ).stdout
+
+
 @functools.cache
-def git_commit() -> str | None:
-    """The commit of the ganbench source, with "-dirty" when it has uncommitted changes.
+def provenance() -> dict[str, Any]:
+    """``git_commit`` (with "-dirty" when the tree has changes, as records always had it), ``git_dirty``
+    and ``git_diff_sha256``: sha256 of ``git diff HEAD`` plus the untracked file names (null when clean).
+    All null when the source is not a git checkout.
 
     Read once per process: the code that runs is the code imported at its start, and records are
     rewritten often (every evaluation, every ensemble member)."""
-    source = Path(ganbench.__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(source), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=normal"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        commit = _git("rev-parse", "HEAD").decode().strip()
+        diff = _git("diff", "HEAD", "--binary")
+        untracked = _git("ls-files", "--others", "--exclude-standard", "-z")
     except (OSError, subprocess.SubprocessError):
-        return None
-    return commit + ("-dirty" if dirty else "")
+        return {"git_commit": None, "git_dirty": None, "git_diff_sha256": None}
+    dirty = bool(diff or untracked)
+    digest = hashlib.sha256(diff + b"\0untracked\0" + untracked).hexdigest() if dirty else None
+    return {
+        "git_commit": commit + ("-dirty" if dirty else ""),
+        "git_dirty": dirty,
+        "git_diff_sha256": digest,
+    }
+
+
+def git_commit() -> str | None:
+    """The commit of the ganbench source, with "-dirty" when it has uncommitted changes."""
+    return provenance()["git_commit"]
 
 
 class RunRecord(Callback):
     """Writes ``DIR/metrics.json`` (DIR = ``trainer.default_root_dir``) on rank 0.
 
-    ``status`` is "running" while training (rewritten after each evaluation), then "completed",
-    "diverged" (NaN/inf; with ``diverged_at``), "interrupted" or "crashed" (with ``error``).
+    ``status`` is RUNNING while training (rewritten after each evaluation), then COMPLETED, DIVERGED
+    (NaN/inf; with ``diverged_at``), INTERRUPTED or CRASHED (with ``error``).
     """
 
-    filename = "metrics.json"
+    filename = RECORD_NAME
 
     def __init__(self) -> None:
         self.config: dict[str, Any] = {}  # the resolved config, set by the CLI
@@ -76,29 +148,29 @@ class RunRecord(Callback):
         record = run_record(
             module, status, trainer.global_step, self.config, time.time() - self._started, **extra
         )
-        write_json_atomic(self.path(trainer), record)
+        write_record(trainer.default_root_dir, record)
         self._history_written = len(module.evaluation_history)
 
     def on_train_start(self, trainer: Trainer, module: LightningModule) -> None:
         self._started = time.time()
-        self.write(trainer, module, "running")
+        self.write(trainer, module, RUNNING)
 
     def on_train_batch_end(self, trainer: Trainer, module: LightningModule, *args: Any) -> None:
         if len(module.evaluation_history) != self._history_written:
-            self.write(trainer, module, "running")
+            self.write(trainer, module, RUNNING)
 
     def on_fit_end(self, trainer: Trainer, module: LightningModule) -> None:
         if module.check_divergence():
-            self.write(trainer, module, "diverged")
+            self.write(trainer, module, DIVERGED)
         elif trainer.interrupted:
-            self.write(trainer, module, "interrupted")
+            self.write(trainer, module, INTERRUPTED)
         else:
-            self.write(trainer, module, "completed")
+            self.write(trainer, module, COMPLETED)
 
     def on_exception(self, trainer: Trainer, module: LightningModule, exception: BaseException) -> None:
         if trainer.state.fn != "fit":
             return
-        status = "interrupted" if isinstance(exception, KeyboardInterrupt) else "crashed"
+        status = INTERRUPTED if isinstance(exception, KeyboardInterrupt) else CRASHED
         self.write(trainer, module, status, error=f"{type(exception).__name__}: {exception}")
 
 
@@ -119,7 +191,7 @@ def run_record(
         "device": device_name(module.device),
         "config": config,
         "versions": versions(),
-        "git_commit": git_commit(),
+        **provenance(),
     }
 
 
