@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -10,9 +12,20 @@ from lightning.pytorch import LightningModule
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from ganbench.data.module import batch_seed
 from ganbench.nets import build_nets
-from ganbench.objectives import Objective, build_objective, gradient_penalty
+from ganbench.objectives import Objective, build_objective
+from ganbench.seeding import batch_seed
+from ganbench.step import (
+    GlobalDraws,
+    Players,
+    first_nonfinite,
+    needs_double_backward,
+    nonfinite_parameters,
+    resolve_n_critic,
+    resolve_regularizers,
+    train_iteration,
+    train_scalars,
+)
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
@@ -33,11 +46,16 @@ class GAN(LightningModule):
     Args:
         objective: registered objective name (``ganbench.objectives.OBJECTIVES``).
         objective_options: the objective's keyword options, e.g. ``{"real_label": 0.9}``.
+        regularizers: penalties on D, ``[{"name": "r1", "options": {"gamma": 10}}]``
+            (``ganbench.regularizers.REGULARIZERS``); added to the objective's own (WGAN-GP's gradient
+            penalty), and a listed name replaces the objective's entry of that name.
         net: registered net pair name (``ganbench.nets.NETS``).
         net_options: the net factory's keyword options.
         sample_shape: shape of one sample; set by the data module through the CLI.
         latent_dim: dimension of z ~ N(0, I).
         n_critic: D steps per iteration; None takes the objective's default (5 for WGAN-GP).
+        packing: D judges ``packing`` samples at once, concatenated (PacGAN, Lin et al., 2018); each
+            step then draws ``packing`` x batch_size real and generated samples. 1 turns it off.
         lr_generator, lr_discriminator: Adam learning rates (TTUR: Heusel et al., 2017).
         betas: Adam betas for both optimizers.
         ema_decay: decay of the EMA of G's weights (Yazici et al., 2019); None turns EMA off.
@@ -55,11 +73,13 @@ class GAN(LightningModule):
         self,
         objective: str = "nonsaturating",
         objective_options: dict[str, Any] | None = None,
+        regularizers: list[dict[str, Any]] | None = None,
         net: str = "mlp",
         net_options: dict[str, Any] | None = None,
         sample_shape: tuple[int, ...] = (2,),
         latent_dim: int = 2,
         n_critic: int | None = None,
+        packing: int = 1,
         lr_generator: float = 1e-4,
         lr_discriminator: float = 1e-4,
         betas: tuple[float, float] = (0.5, 0.999),
@@ -78,8 +98,8 @@ class GAN(LightningModule):
         ):
             if not value > 0:
                 raise ValueError(f"{field}: learning rate must be > 0, got {value}")
-        if n_critic is not None and n_critic < 1:
-            raise ValueError(f"model.n_critic: must be >= 1, got {n_critic}")
+        if isinstance(packing, bool) or not isinstance(packing, int) or packing < 1:
+            raise ValueError(f"model.packing: must be an integer >= 1, got {packing}")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"model.ema_decay: must be in (0, 1) or null, got {ema_decay}")
         if latent_dim < 1:
@@ -92,15 +112,21 @@ class GAN(LightningModule):
                 f"model.compile_mode: {compile_mode!r}; valid choices: {', '.join(COMPILE_MODES)}"
             )
         self.objective: Objective = build_objective(objective, **(objective_options or {}))
-        if compile and self.objective.gradient_penalty_weight > 0:
+        self.regularizers = resolve_regularizers(self.objective, regularizers)
+        if compile and needs_double_backward(self.regularizers):
+            names = ", ".join(r.name for r in self.regularizers)
             raise ValueError(
-                f"model.compile: torch.compile does not support the double backward of {objective}'s "
-                "gradient penalty; valid choice with this objective: false"
+                f"model.compile: torch.compile does not support the double backward of {names}; "
+                "valid choice with these regularizers: false"
             )
-        self.n_critic = n_critic or self.objective.default_n_critic
-        self.generator, self.discriminator = build_nets(
-            net, tuple(sample_shape), latent_dim, **(net_options or {})
-        )
+        self.n_critic = resolve_n_critic(self.objective, n_critic)
+        sample_shape = tuple(sample_shape)
+        self.generator, self.discriminator = build_nets(net, sample_shape, latent_dim, **(net_options or {}))
+        if packing > 1:
+            # D sees packs of m samples concatenated along their first axis (features or channels).
+            packed = (packing * sample_shape[0], *sample_shape[1:])
+            self.discriminator = build_nets(net, packed, latent_dim, **(net_options or {})).discriminator
+        self.players = Players(self.generator, self.discriminator, latent_dim, batch_dims=1, packing=packing)
         self.generator_ema = (
             AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
             if ema_decay is not None
@@ -163,56 +189,6 @@ class GAN(LightningModule):
         opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr_generator, betas=tuple(hp.betas))
         return [opt_d, opt_g]
 
-    def _discriminator_step(self, opt_d: Any, real: Tensor) -> dict[str, Tensor]:
-        with torch.no_grad():
-            fake = self.generator(self.sample_noise(real.shape[0]))
-        real_logits = self.discriminator(real)
-        fake_logits = self.discriminator(fake)
-        loss = self.objective.discriminator_loss(real_logits, fake_logits)
-        stats = {"d_loss": loss.detach()}
-        if self.objective.gradient_penalty_weight > 0:
-            penalty = gradient_penalty(self.discriminator, real, fake)
-            loss = loss + self.objective.gradient_penalty_weight * penalty
-            stats["gradient_penalty"] = penalty.detach()
-        opt_d.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        # Lightning counts every optimizer.step() as a global step in manual optimization (Lightning
-        # issue #17958). D steps go through the strategy directly so that only the G step counts and
-        # global_step == generator iterations (precision plugins, e.g. AMP scaling, still apply).
-        self.trainer.strategy.optimizer_step(opt_d.optimizer, _no_closure, model=self)
-        stats["d_real"], stats["d_fake"] = self._discriminator_outputs(real_logits, fake_logits)
-        return stats
-
-    def _discriminator_outputs(self, real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, Tensor]:
-        """Mean D(x) and D(G(z)): probabilities, or raw values for critics."""
-        real_logits, fake_logits = real_logits.detach().float(), fake_logits.detach().float()
-        if not self.objective.is_critic:
-            real_logits, fake_logits = real_logits.sigmoid(), fake_logits.sigmoid()
-        return real_logits.mean(), fake_logits.mean()
-
-    def _generator_step(self, opt_g: Any, real: Tensor, diagnostics: bool) -> dict[str, Tensor]:
-        fake_logits = self.discriminator(self.generator(self.sample_noise(real.shape[0])))
-        real_logits = None
-        if self.objective.generator_needs_real:
-            with torch.no_grad():
-                real_logits = self.discriminator(real)
-        if diagnostics:
-            fake_logits.retain_grad()
-        loss = self.objective.generator_loss(fake_logits, real_logits)
-        opt_g.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        stats = {"g_loss": loss.detach()}
-        if diagnostics:
-            grads = [p.grad for p in self.generator.parameters() if p.grad is not None]
-            stats["g_grad_norm"] = torch.nn.utils.get_total_norm(grads)
-            # Per-sample |dL_G/dl|: the gradient of the batch mean times the batch size. It goes to 0
-            # for minimax as D(G(z)) -> 0 (saturation) and to 1 for the non-saturating loss.
-            stats["g_logit_grad"] = fake_logits.grad.abs().mean() * fake_logits.numel()
-        opt_g.step()
-        if self.generator_ema is not None:
-            self.generator_ema.update_parameters(self.generator)
-        return stats
-
     def training_step(self, batch: Tensor, batch_idx: int) -> None:
         if batch.shape[0] % self.n_critic:
             raise ValueError(
@@ -224,33 +200,26 @@ class GAN(LightningModule):
         opt_d, opt_g = self.optimizers()
         iteration = self.global_step + 1  # 1-based number of the iteration being run
         log_now = iteration % max(self.trainer.log_every_n_steps, 1) == 0
-
-        self.toggle_optimizer(opt_d)
-        for real in batch.chunk(self.n_critic):
-            d_stats = self._discriminator_step(opt_d, real)
-        self.untoggle_optimizer(opt_d)
-
-        self.toggle_optimizer(opt_g)
-        g_stats = self._generator_step(opt_g, real, diagnostics=log_now)
-        self.untoggle_optimizer(opt_g)
-
-        self._track_divergence(iteration, d_stats["d_loss"], g_stats["g_loss"])
+        stats = train_iteration(
+            self.players,
+            self.objective,
+            self.regularizers,
+            batch.chunk(self.n_critic),
+            GlobalDraws(self.device),
+            _LightningUpdates(self, opt_d, opt_g),
+            diagnostics=log_now,
+        )
+        self._first_nonfinite = first_nonfinite(self._first_nonfinite, iteration, stats)
         if log_now:
-            stats = {f"train/{k}": v.float() for k, v in {**d_stats, **g_stats}.items()}
-            self.log_dict(stats, on_step=True, on_epoch=False, sync_dist=True)
+            self.log_dict(train_scalars(stats), on_step=True, on_epoch=False, sync_dist=True)
         if iteration % self.hparams.divergence_check_every == 0 or iteration >= self.trainer.max_steps > 0:
             self.check_divergence()
-
-    def _track_divergence(self, iteration: int, *losses: Tensor) -> None:
-        finite = torch.stack([torch.isfinite(x).all() for x in losses]).all()
-        first = self._first_nonfinite
-        self._first_nonfinite = torch.where((first < 0) & ~finite, torch.full_like(first, iteration), first)
 
     def check_divergence(self) -> bool:
         """Read the device-side divergence flag (one sync) and stop the trainer if a loss went NaN/inf."""
         if self.diverged_at is None:
             first = int(self._first_nonfinite.item())
-            if first < 0 and not all(torch.isfinite(p).all() for p in self.generator.parameters()):
+            if first < 0 and bool(nonfinite_parameters(self.generator.parameters())):
                 first = self.global_step
             if first >= 0:
                 self.diverged_at = first
@@ -303,6 +272,45 @@ class GAN(LightningModule):
         elif rng is not None:
             # Restored last, after Lightning's own restore, so a resumed run draws the same noise.
             _set_rng_states(rng)
+
+
+class _LightningUpdates:
+    """The shared step's updates through Lightning: toggled optimizers, manual_backward, precision."""
+
+    def __init__(self, module: GAN, opt_d: Any, opt_g: Any) -> None:
+        self.module, self.opt_d, self.opt_g = module, opt_d, opt_g
+
+    @contextlib.contextmanager
+    def discriminator_phase(self) -> Iterator[None]:
+        self.module.toggle_optimizer(self.opt_d)
+        yield
+        self.module.untoggle_optimizer(self.opt_d)
+
+    @contextlib.contextmanager
+    def generator_phase(self) -> Iterator[None]:
+        self.module.toggle_optimizer(self.opt_g)
+        yield
+        self.module.untoggle_optimizer(self.opt_g)
+
+    def update_discriminator(self, loss: Tensor) -> None:
+        self.opt_d.zero_grad(set_to_none=True)
+        self.module.manual_backward(loss)
+        # Lightning counts every optimizer.step() as a global step in manual optimization (Lightning
+        # issue #17958). D steps go through the strategy directly so that only the G step counts and
+        # global_step == generator iterations (precision plugins, e.g. AMP scaling, still apply).
+        self.module.trainer.strategy.optimizer_step(self.opt_d.optimizer, _no_closure, model=self.module)
+
+    def backward_generator(self, loss: Tensor) -> None:
+        self.opt_g.zero_grad(set_to_none=True)
+        self.module.manual_backward(loss)
+
+    def step_generator(self) -> None:
+        self.opt_g.step()
+        if self.module.generator_ema is not None:
+            self.module.generator_ema.update_parameters(self.module.generator)
+
+    def generator_parameters(self) -> Iterator[Tensor]:
+        return self.module.generator.parameters()
 
 
 def _rng_states() -> dict[str, Any]:

@@ -17,17 +17,21 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ganbench.registry import Registry
+from ganbench.regularizers import gradient_penalty  # noqa: F401  (its home before regularizers)
 
-LossFn = Callable[[Tensor, Tensor], Tensor]
+LossFn = Callable[..., Tensor]
 
 
 @dataclass(frozen=True)
 class Objective:
     """A GAN objective: what D minimizes and what G minimizes, both from logits.
 
-    ``discriminator_loss(real_logits, fake_logits)`` and ``generator_loss(fake_logits, real_logits)``
-    return scalars to minimize. ``real_logits`` in the generator loss is used by relativistic losses
-    only (it is passed detached or not by the caller; the others ignore it).
+    ``discriminator_loss(real_logits, fake_logits, *uniforms)`` and
+    ``generator_loss(fake_logits, real_logits)`` return scalars to minimize. ``real_logits`` in the
+    generator loss is used by relativistic losses only (the others ignore it). ``uniforms`` are
+    ``discriminator_uniforms`` tensors of U[0, 1) draws shaped like the logits, which the shared step
+    draws per member (random label flips); a loss called without them draws its own.
+    Only ``ganbench.step`` interprets the other fields.
     """
 
     name: str
@@ -35,8 +39,10 @@ class Objective:
     generator_loss: LossFn
     is_critic: bool = False  # outputs are unbounded critic values, not logits of a probability
     default_n_critic: int = 1
-    gradient_penalty_weight: float = 0.0
+    # Regularizers the objective turns on unless the user lists the same name ({name, options} specs).
+    default_regularizers: tuple[dict[str, Any], ...] = ()
     generator_needs_real: bool = False  # relativistic losses compare fakes with reals
+    discriminator_uniforms: int = 0  # U[0, 1) tensors shaped like the logits that D's loss consumes
     options: tuple[tuple[str, Any], ...] = ()
 
     def describe(self) -> str:
@@ -120,22 +126,30 @@ def bce(real_label: float = 1.0, fake_label: float = 0.0, flip_prob: float = 0.0
     if not 0.0 <= flip_prob < 0.5:
         raise ValueError(f"model.objective_options.flip_prob: {flip_prob} is outside [0, 0.5)")
 
-    def targets(logits: Tensor, label: float, other: float) -> Tensor | float:
+    def targets(logits: Tensor, label: float, other: float, uniform: Tensor | None) -> Tensor | float:
         if flip_prob == 0.0:
             return label
-        flipped = torch.rand(logits.shape, device=logits.device) < flip_prob
+        if uniform is None:
+            uniform = torch.rand(logits.shape, device=logits.device)
+        flipped = uniform < flip_prob
         return torch.where(flipped, other, label).to(logits.dtype)
 
-    def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-        real_target = targets(real_logits, real_label, fake_label)
-        fake_target = targets(fake_logits, fake_label, real_label)
+    def discriminator_loss(
+        real_logits: Tensor, fake_logits: Tensor, real_uniform: Tensor | None = None,
+        fake_uniform: Tensor | None = None,
+    ) -> Tensor:  # fmt: skip
+        real_target = targets(real_logits, real_label, fake_label, real_uniform)
+        fake_target = targets(fake_logits, fake_label, real_label, fake_uniform)
         return _bce(real_logits, real_target) + _bce(fake_logits, fake_target)
 
     def generator_loss(fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
         return _bce(fake_logits, real_label)
 
     options = (("real_label", real_label), ("fake_label", fake_label), ("flip_prob", flip_prob))
-    return Objective("bce", discriminator_loss, generator_loss, options=options)
+    return Objective(
+        "bce", discriminator_loss, generator_loss, discriminator_uniforms=2 if flip_prob > 0 else 0,
+        options=options,
+    )  # fmt: skip
 
 
 @OBJECTIVES.register("least_squares")
@@ -196,7 +210,7 @@ def wasserstein_gp(gp_weight: float = 10.0, n_critic: int = 5) -> Objective:
         generator_loss,
         is_critic=True,
         default_n_critic=n_critic,
-        gradient_penalty_weight=gp_weight,
+        default_regularizers=({"name": "gradient_penalty", "options": {"weight": gp_weight}},),
         options=(("gp_weight", gp_weight), ("n_critic", n_critic)),
     )
 
@@ -241,25 +255,3 @@ def relativistic(form: str = "average") -> Objective:
         generator_needs_real=True,
         options=(("form", form),),
     )
-
-
-def gradient_penalty(
-    discriminator: Callable[[Tensor], Tensor],
-    real: Tensor,
-    fake: Tensor,
-    eps: Tensor | None = None,
-    batch_dims: int = 1,
-) -> Tensor:
-    """E (||grad_x D(x_hat)||_2 - 1)^2 on x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample.
-
-    Gulrajani et al. (2017), eq. 3. The graph is kept so the penalty trains D. ``batch_dims`` leading
-    dims index samples: 2 for a seed ensemble's (S, B, ...) batches, which gives one penalty per
-    member (shape (S,)). ``eps`` (shape ``real.shape[:batch_dims]``) is drawn from torch's RNG if None.
-    """
-    if eps is None:
-        eps = torch.rand(real.shape[:batch_dims], device=real.device, dtype=real.dtype)
-    eps = eps.reshape(eps.shape + (1,) * (real.dim() - batch_dims))
-    interpolates = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
-    out = discriminator(interpolates)
-    (grad,) = torch.autograd.grad(out.sum(), interpolates, create_graph=True)
-    return ((grad.flatten(batch_dims).norm(2, dim=-1) - 1.0) ** 2).mean(dim=-1)

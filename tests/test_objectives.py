@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ganbench.objectives import OBJECTIVES, Objective, build_objective, gradient_penalty
+from ganbench.step import resolve_regularizers
 from ganbench.registry import Registry, UnknownNameError
 
 REAL = [-2.0, 0.0, 3.0]
@@ -352,12 +353,13 @@ def test_gradient_penalty_does_not_reach_generator() -> None:
 
 def test_wasserstein_gp_defaults() -> None:
     obj = build_objective("wasserstein_gp")
-    assert obj.gradient_penalty_weight == 10.0
+    assert resolve_regularizers(obj, None)[0].weight == 10.0
     assert obj.default_n_critic == 5
     assert obj.is_critic is True
     assert obj.generator_needs_real is False
     custom = build_objective("wasserstein_gp", gp_weight=1.0, n_critic=2)
-    assert (custom.gradient_penalty_weight, custom.default_n_critic) == (1.0, 2)
+    (penalty,) = resolve_regularizers(custom, None)
+    assert (penalty.name, penalty.weight, custom.default_n_critic) == ("gradient_penalty", 1.0, 2)
 
 
 @pytest.mark.parametrize("name", ["minimax", "nonsaturating", "bce"])
@@ -365,7 +367,7 @@ def test_probability_objectives_are_not_critics(name: str) -> None:
     obj = build_objective(name)
     assert obj.is_critic is False
     assert obj.default_n_critic == 1
-    assert obj.gradient_penalty_weight == 0.0
+    assert resolve_regularizers(obj, None) == []
     assert obj.generator_needs_real is False
 
 
