@@ -24,6 +24,7 @@ class Draws(Protocol):
     def uniform(self, n: int) -> Tensor: ...
 
 
+Net = Callable[[Tensor], Tensor]
 # penalty(discriminator, real, fake, draws, batch_dims) -> per-member penalty (unweighted)
 PenaltyFn = Callable[[Callable[[Tensor], Tensor], Tensor, Tensor, Draws, int], Tensor]
 
@@ -53,7 +54,7 @@ def build_regularizers(specs: Sequence[dict[str, Any]] | None) -> list[Regulariz
             raise ValueError(f"{field}: expected {{name: NAME, options: {{...}}}}, got {spec!r}")
         options = spec.get("options") or {}
         if not isinstance(options, dict):
-            raise ValueError(f"{field}.options: expected a mapping of option names to values, got {options!r}")
+            raise ValueError(f"{field}.options: expected a mapping of options, not {options!r}")
         built.append(REGULARIZERS.build(spec["name"], dict(options), field=f"{field}.name"))
     names = [r.name for r in built]
     repeated = sorted({n for n in names if names.count(n) > 1})
@@ -89,7 +90,7 @@ def gradient_penalty(
     return ((grad.flatten(batch_dims).norm(2, dim=-1) - 1.0) ** 2).mean(dim=-1)
 
 
-def squared_gradient_norm(discriminator: Callable[[Tensor], Tensor], x: Tensor, batch_dims: int = 1) -> Tensor:
+def squared_gradient_norm(discriminator: Net, x: Tensor, batch_dims: int = 1) -> Tensor:
     """E ||grad_x D(x)||^2 over the samples of ``x`` (per member)."""
     grad = _input_gradient(discriminator, x)
     return grad.flatten(batch_dims).pow(2).sum(dim=-1).mean(dim=-1)

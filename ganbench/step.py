@@ -124,9 +124,10 @@ class Players:
         """(..., m B', C, ...) -> (..., B', m C, ...): each group of m consecutive samples as one input."""
         if self.packing == 1:
             return x
-        lead, n, shape = x.shape[: self.batch_dims - 1], x.shape[self.batch_dims - 1], x.shape[self.batch_dims :]
+        lead, shape = x.shape[: self.batch_dims - 1], x.shape[self.batch_dims :]
+        n = x.shape[self.batch_dims - 1]
         if n % self.packing:
-            raise ValueError(f"model.packing: a batch of {n} samples does not split into packs of {self.packing}")
+            raise ValueError(f"model.packing: {n} samples do not split into packs of {self.packing}")
         return x.reshape(*lead, n // self.packing, self.packing * shape[0], *shape[1:])
 
     def judge(self, x: Tensor) -> Tensor:
@@ -224,7 +225,8 @@ def train_iteration(
 
 def gradient_norm(parameters: Iterable[Tensor], batch_dims: int = 1) -> Tensor:
     """2-norm of the gradient over all parameters, per member (a scalar for one run, (S,) stacked)."""
-    squares = [p.grad.flatten(batch_dims - 1).float().pow(2).sum(-1) for p in parameters if p.grad is not None]
+    grads = [p.grad for p in parameters if p.grad is not None]
+    squares = [g.flatten(batch_dims - 1).float().pow(2).sum(-1) for g in grads]
     return torch.stack(squares).sum(0).sqrt()
 
 

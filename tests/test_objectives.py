@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from ganbench.objectives import OBJECTIVES, Objective, build_objective, gradient_penalty
-from ganbench.step import resolve_regularizers
 from ganbench.registry import Registry, UnknownNameError
+from ganbench.step import resolve_regularizers
 
 REAL = [-2.0, 0.0, 3.0]
 FAKE = [-2.0, 0.0, 3.0]
