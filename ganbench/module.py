@@ -41,7 +41,7 @@ class GAN(LightningModule):
     iterations: so ``--trainer.max_steps=N`` trains exactly N generator iterations and every
     interval (logging, evaluation, checkpoints) is in iterations. Each training batch carries the
     real samples of one iteration: ``n_critic`` chunks, one per D step (the CLI links the data
-    module's ``batches_per_iteration`` to the resolved n_critic).
+    module's ``batches_per_iteration`` to the resolved n_critic times ``packing``).
 
     Args:
         objective: registered objective name (``ganbench.objectives.OBJECTIVES``).
@@ -182,18 +182,23 @@ class GAN(LightningModule):
 
     # ------------------------------------------------------------------ training
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        return self.optimizers_for(self.discriminator.parameters(), self.generator.parameters())
+
+    def optimizers_for(self, discriminator_params: Any, generator_params: Any) -> list[torch.optim.Optimizer]:
+        """D's and G's Adam (TTUR learning rates) over the given parameters: one net's, or a stack's."""
         hp = self.hparams
-        opt_d = torch.optim.Adam(
-            self.discriminator.parameters(), lr=hp.lr_discriminator, betas=tuple(hp.betas)
-        )
-        opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr_generator, betas=tuple(hp.betas))
-        return [opt_d, opt_g]
+        betas = tuple(hp.betas)
+        return [
+            torch.optim.Adam(discriminator_params, lr=hp.lr_discriminator, betas=betas),
+            torch.optim.Adam(generator_params, lr=hp.lr_generator, betas=betas),
+        ]
 
     def training_step(self, batch: Tensor, batch_idx: int) -> None:
-        if batch.shape[0] % self.n_critic:
+        chunks = self.n_critic * self.players.packing
+        if batch.shape[0] % chunks:
             raise ValueError(
                 f"data.batches_per_iteration: a batch of {batch.shape[0]} does not split into "
-                f"n_critic={self.n_critic} D steps; set it to {self.n_critic}"
+                f"n_critic={self.n_critic} D steps of packing={self.players.packing}; set it to {chunks}"
             )
         if self.hparams.channels_last and batch.dim() == 4:
             batch = batch.contiguous(memory_format=torch.channels_last)

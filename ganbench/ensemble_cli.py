@@ -1,0 +1,155 @@
+"""``python -m ganbench ensemble``: parse S seeds of one fit configuration and run them as a seed ensemble.
+
+The command layer: every member is parsed, seeded and instantiated by the same LightningCLI code path
+as ``fit --seed_everything=SEED`` (same initial weights), then handed to the executor
+(``ganbench.ensemble.EnsembleRun``), which knows nothing of the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+from ganbench.argparser import OneLineParser
+from ganbench.ensemble import EnsembleRun, Member
+from ganbench.evaluation.callback import Evaluation
+
+
+@contextlib.contextmanager
+def _quiet_build() -> Iterator[None]:
+    """Lightning's per-instantiation notices (seed set, GPU available, ...) once per member are noise;
+    sys.argv is hidden because LightningCLI warns when it sees both ``args`` and a command line."""
+    names = ("lightning.pytorch", "lightning.fabric")
+    levels = {name: logging.getLogger(name).level for name in names}
+    argv = sys.argv
+    try:
+        sys.argv = argv[:1]
+        for name in names:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        yield
+    finally:
+        sys.argv = argv
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def build_member(fit_args: Sequence[str], seed: int, run_dir: Path) -> tuple[Member, Evaluation, object]:
+    """Parse, seed and instantiate the run ``fit FIT_ARGS --seed_everything=SEED`` would be.
+
+    Also takes the data stream and the state of torch's RNG at the point where the run's first
+    training step would start, so the member draws the same batches and noise as the run alone.
+    """
+    from ganbench.cli import lightning_main
+
+    args = [*fit_args, f"--seed_everything={seed}", f"--trainer.default_root_dir={run_dir}"]
+    with _quiet_build():
+        cli = lightning_main([*args, "--trainer.logger=false"], run=False)
+    config = cli._resolved_config()
+    evaluation = next(cb for cb in cli.trainer.callbacks if isinstance(cb, Evaluation))
+    # iter() over the run's data loader, as the fit loop does: it draws the loader's base seed from
+    # torch's RNG, so the noise generator below starts where the run's first G(z) would.
+    batches = iter(cli.datamodule.train_dataloader())
+    noise = torch.Generator()
+    noise.set_state(torch.get_rng_state())
+    member = Member(seed, run_dir, cli.model, cli.datamodule, config, batches, noise)
+    return member, evaluation, cli.trainer
+
+
+def build_ensemble(fit_args: Sequence[str], seeds: Sequence[int], run_dirs: Sequence[Path]) -> EnsembleRun:
+    """The ensemble of ``seeds``, member s writing to ``run_dirs[s]``."""
+    if not seeds:
+        raise ValueError("--seeds: name at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"--seeds: {list(seeds)} repeats a seed")
+    if len(run_dirs) != len(seeds):
+        raise ValueError(f"--run_dir: {len(run_dirs)} directories for {len(seeds)} seeds")
+    members = []
+    for seed, run_dir in zip(seeds, run_dirs, strict=True):
+        member, evaluation, trainer = build_member(fit_args, seed, Path(run_dir))
+        members.append(member)
+    return EnsembleRun(
+        members,
+        evaluation,
+        int(trainer.max_steps),
+        int(trainer.log_every_n_steps),
+        trainer.strategy.root_device,
+    )
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2``, ``0-9`` or a mix (``0-4,10``) -> a list of seeds."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if match is None:
+            raise ValueError(f"--seeds: {text!r} is not a list of seeds or ranges (e.g. 0-9 or 0,1,5)")
+        low, high = int(match[1]), int(match[2] or match[1])
+        if high < low:
+            raise ValueError(f"--seeds: the range {low}-{high} is empty")
+        seeds += range(low, high + 1)
+    return seeds
+
+
+def parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="python -m ganbench ensemble",
+        description="Train several seeds of one fit configuration at once (stacked parameters, one "
+        "process). Other arguments are fit's (e.g. --config FILE --model.objective=hinge); each seed "
+        "writes the run directory a fit with --seed_everything=SEED would.",
+    )
+    p.add_argument("--seeds", required=True, help="seeds, e.g. 0-9 or 0,1,5")
+    p.add_argument("--root", default="runs/ensemble", help="run directories ROOT/seed_everything=SEED")
+    p.add_argument(
+        "--run_dir",
+        action="append",
+        help="the run directory of one seed, in --seeds order; repeat it for every seed (instead of --root)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ganbench ensemble``: 0 when every member finished (completed or diverged)."""
+    try:
+        args, fit_args = parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        seeds = parse_seeds(args.seeds)
+        if args.run_dir:
+            run_dirs = [Path(d) for d in args.run_dir]
+        else:
+            run_dirs = [Path(args.root) / f"seed_everything={s}" for s in seeds]
+        for flag in ("--seed_everything", "--trainer.default_root_dir"):
+            if any(a == flag or a.startswith(flag + "=") for a in fit_args):
+                raise ValueError(f"{flag}: set by the ensemble (use --seeds and --root or --run_dir)")
+        started = time.time()
+        run = build_ensemble(fit_args, seeds, run_dirs)
+        built = time.time()
+        run.run()
+    except ValueError as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: members recorded as interrupted", file=sys.stderr)
+        return 130
+    counts: dict[str, int] = {}
+    for member in run.members:
+        counts[member.status] = counts.get(member.status, 0) + 1
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    print(
+        f"{len(seeds)} seeds, {run.iteration} iterations: {summary}; "
+        f"setup {built - started:.1f} s, training {time.time() - built:.1f} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
