@@ -24,7 +24,7 @@ from pathlib import Path
 import lightning
 import torch
 
-from ganbench.ensemble import EnsembleRun
+from ganbench.ensemble_cli import build_ensemble
 from ganbench.runs.atomic import write_atomic
 
 
@@ -47,7 +47,7 @@ def ensemble_rate(
     args = ["--config", config, f"--model.objective={objective}", f"--trainer.max_steps={steps}", *extra,
             "--evaluation.every_n_iterations=0", "--evaluation.plot=false"]  # fmt: skip
     started = time.perf_counter()
-    run = EnsembleRun(args, list(range(size)), [root / f"s{i}" for i in range(size)])
+    run = build_ensemble(args, list(range(size)), [root / f"s{i}" for i in range(size)])
     built = time.perf_counter()
     run.run()
     # The final evaluation (one per member) is not training: time the loop without it.

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganbench.cli import lightning_main, main
-from ganbench.ensemble_cli import build_ensemble as EnsembleRun
+from ganbench.ensemble_cli import build_ensemble
 from ganbench.ensemble_cli import parse_seeds
 from ganbench.objectives import OBJECTIVES
 
@@ -71,7 +71,7 @@ def test_every_objective_is_covered():
 def test_members_follow_their_single_seed_runs(tmp_path, case):
     extra, seeds = CASES[case]
     args = [*ARGS, *extra]
-    run = EnsembleRun(args, seeds, [tmp_path / f"member{s}" for s in seeds])
+    run = build_ensemble(args, seeds, [tmp_path / f"member{s}" for s in seeds])
     run.run()
     for seed in seeds:
         alone, state = single_run(tmp_path / f"single{seed}", args, seed)
@@ -105,9 +105,9 @@ def test_members_follow_their_single_seed_runs(tmp_path, case):
 
 def test_a_diverging_member_stops_alone(tmp_path):
     args = [*ARGS, "--model.objective=nonsaturating", "--model.divergence_check_every=4"]
-    alone = EnsembleRun(args, [0], [tmp_path / "alone"])
+    alone = build_ensemble(args, [0], [tmp_path / "alone"])
     alone.run()
-    run = EnsembleRun(args, [0, 1], [tmp_path / "healthy", tmp_path / "broken"])
+    run = build_ensemble(args, [0, 1], [tmp_path / "healthy", tmp_path / "broken"])
     with torch.no_grad():
         for p in run.ensemble.discriminator.parameters():
             p[1].fill_(float("nan"))
@@ -144,7 +144,7 @@ def test_seed_lists_and_bad_input(tmp_path, capsys):
 
 def test_member_weights_load_for_test(tmp_path):
     run_dir = tmp_path / "member"
-    run = EnsembleRun([*ARGS, "--trainer.max_steps=6"], [2], [run_dir])
+    run = build_ensemble([*ARGS, "--trainer.max_steps=6"], [2], [run_dir])
     run.run()
     final = json.loads((run_dir / "metrics.json").read_text())["metrics"]
     cli = lightning_main(
@@ -162,7 +162,7 @@ def test_the_same_ensemble_twice_gives_identical_runs(tmp_path):
     args = [*ARGS, "--trainer.max_steps=6", "--model.objective=hinge"]
     runs = []
     for attempt in ("first", "second"):
-        run = EnsembleRun(args, [4, 5], [tmp_path / attempt / "a", tmp_path / attempt / "b"])
+        run = build_ensemble(args, [4, 5], [tmp_path / attempt / "a", tmp_path / attempt / "b"])
         run.run()
         runs.append(run)
     for index in range(2):
