@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -10,34 +12,88 @@ from typing import Any
 
 import torch
 import yaml
-from jsonargparse import lazy_instance
+from jsonargparse import ArgumentError, lazy_instance
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ganbench.data import GANDataModule
 from ganbench.evaluation.callback import Evaluation
 from ganbench.module import GAN
 from ganbench.objectives import build_objective
-from ganbench.runs.checkpoint import RunCheckpoint
+from ganbench.runs.checkpoint import RunCheckpoint, use_atomic_checkpoints
 from ganbench.runs.csv_logger import RunCSVLogger
 from ganbench.runs.record import RunRecord
+from ganbench.runs.run_dir import check_writable, claim_run_dir
+from ganbench.runs.saved_config import RunConfig
 from ganbench.runs.wandb_logger import RunLogger
 
+CHECKPOINT_KEYWORDS = ("last",)  # --ckpt_path=last: DIR/checkpoints/last.ckpt of this run directory
 
-def resolved_n_critic(objective: str, options: dict[str, Any] | None, n_critic: int | None) -> int:
-    """The n_critic the model will use: the explicit value, else the objective's default.
 
-    Used at parse time to size the data module's batches; a bad name falls back to 1 here and is
-    reported by the model with the list of valid names.
+def real_chunks_per_iteration(
+    objective: str, options: dict[str, Any] | None, n_critic: int | None, packing: int | None = 1
+) -> int:
+    """Real batches per iteration: one per D step (n_critic), each ``packing`` times as large.
+
+    Used at parse time to size the data module's batches; a bad value falls back to 1 here and is
+    reported by the model with the list of valid choices.
     """
-    if n_critic is not None:
-        return max(int(n_critic), 1)
+    from ganbench.step import resolve_n_critic
+
     try:
-        return build_objective(objective, **(options or {})).default_n_critic
+        steps = resolve_n_critic(build_objective(objective, **(options or {})), n_critic)
     except (ValueError, TypeError):
-        return 1
+        steps = max(int(n_critic or 1), 1)
+    return steps * max(int(packing or 1), 1)
+
+
+DDP_STRATEGIES = {
+    "ddp": "ddp_find_unused_parameters_true",
+    "ddp_spawn": "ddp_spawn_find_unused_parameters_true",
+    "ddp_fork": "ddp_fork_find_unused_parameters_true",
+    "ddp_notebook": "ddp_notebook_find_unused_parameters_true",
+}
+
+
+def _several_devices(devices: Any) -> bool:
+    """Whether ``trainer.devices`` asks for more than one device (an int, "N", "-1", a list, "0,1")."""
+    if isinstance(devices, (list, tuple)):
+        return len(devices) > 1
+    text = str(devices).strip()
+    if "," in text:
+        return len([d for d in text.split(",") if d.strip()]) > 1
+    try:
+        count = int(text)
+    except ValueError:  # "auto"
+        return False
+    return count > 1 or count == -1  # -1: every device (DDP over one is harmless)
+
+
+def launched_as_rank_zero() -> bool:
+    """Whether this process is rank 0 of its launch (DDP children and torchrun ranks carry their rank
+    in the environment before the trainer knows it)."""
+    for name in ("RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK", "SLURM_PROCID"):
+        value = os.environ.get(name)
+        if value not in (None, "", "0"):
+            return False
+    return True
+
+
+def optimizer_error(error: Exception) -> str:
+    """Adam's messages name its own argument; name the config key instead."""
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if "beta" in message:
+        return f"model.betas: {message} (each must be in [0, 1))"
+    if "learning rate" in message:
+        return f"model.lr_generator/model.lr_discriminator: {message}"
+    return f"model: the optimizers cannot be built: {message}"
 
 
 class GanbenchCLI(LightningCLI):
+    run_lock: Any = None  # the run directory's lock, held while the subcommand runs
+    resume_step: int | None = None  # global_step of the checkpoint fit resumes from
+
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_lightning_class_args(Evaluation, "evaluation")
         parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
@@ -48,11 +104,18 @@ class GanbenchCLI(LightningCLI):
             default=None,
             help="torch intra-op CPU threads (torch.set_num_threads); null keeps PyTorch's default",
         )
+        parser.add_argument(
+            "--overwrite",
+            type=bool,
+            default=False,
+            help="replace the run already in trainer.default_root_dir (its files are deleted); without it "
+            "a directory that holds a run is refused unless --ckpt_path resumes that run",
+        )
         parser.link_arguments("seed_everything", "data.seed")
         parser.link_arguments(
-            ("model.objective", "model.objective_options", "model.n_critic"),
+            ("model.objective", "model.objective_options", "model.n_critic", "model.packing"),
             "data.batches_per_iteration",
-            compute_fn=resolved_n_critic,
+            compute_fn=real_chunks_per_iteration,
         )
         parser.link_arguments("data.sample_shape", "model.sample_shape", apply_on="instantiate")
 
@@ -65,13 +128,16 @@ class GanbenchCLI(LightningCLI):
             if config.num_threads < 1:
                 raise ValueError(f"num_threads: must be >= 1 or null, got {config.num_threads}")
             torch.set_num_threads(config.num_threads)
-        if trainer.strategy == "ddp":
-            # A D step never touches G's parameters (and vice versa): DDP must expect unused ones.
-            trainer.strategy = "ddp_find_unused_parameters_true"
+        # A D step never touches G's parameters (and vice versa): DDP must expect unused ones.
+        if trainer.strategy == "auto" and _several_devices(trainer.devices):
+            trainer.strategy = "ddp"  # what Lightning picks for several devices
+        if trainer.strategy in DDP_STRATEGIES:
+            trainer.strategy = DDP_STRATEGIES[trainer.strategy]
         if trainer.default_root_dir is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = f"{config.data.dataset}-{config.model.objective}-seed{config.seed_everything}-{stamp}"
             trainer.default_root_dir = str(Path("runs") / name)
+        check_writable(trainer.default_root_dir)  # a file or a read-only folder: before building anything
 
     def _resolved_config(self) -> dict[str, Any]:
         config = self.config[self.subcommand] if self.subcommand else self.config
@@ -87,9 +153,22 @@ class GanbenchCLI(LightningCLI):
     def _check_checkpoint(self) -> None:
         """A missing, corrupt or foreign checkpoint is a one-line error before anything is written."""
         subcommand = self.config.get("subcommand")
-        path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if not path or path in ("last", "best", "hpc", "registry"):
+        if not subcommand:
             return
+        config = self.config[subcommand]
+        path = config.get("ckpt_path")
+        if not path:
+            return
+        if path in CHECKPOINT_KEYWORDS:
+            run_dir = config.trainer.default_root_dir
+            if run_dir is None:
+                raise ValueError("ckpt_path: 'last' needs --trainer.default_root_dir (the run to resume)")
+            path = config.ckpt_path = str(Path(run_dir) / "checkpoints" / "last.ckpt")
+        elif path in ("best", "hpc", "registry"):
+            raise ValueError(
+                f"ckpt_path: {path!r} is not available from the command line; "
+                "valid choices: a checkpoint file, or 'last' (DIR/checkpoints/last.ckpt)"
+            )
         if not Path(path).is_file():
             raise ValueError(f"ckpt_path: no such file: {path}")
         try:
@@ -100,21 +179,87 @@ class GanbenchCLI(LightningCLI):
             ) from None
         if not isinstance(checkpoint, dict) or "ganbench" not in checkpoint:
             raise ValueError(f"ckpt_path: {path} is not a ganbench checkpoint")
-        model = self.config[subcommand].model
+        model = config.model
         for key in ("objective", "net"):
             if checkpoint["ganbench"].get(key) != model[key]:
                 raise ValueError(
                     f"ckpt_path: checkpoint was trained with {key}={checkpoint['ganbench'].get(key)!r}, "
                     f"but model.{key}={model[key]!r}"
                 )
+        if subcommand == "fit":
+            if not checkpoint.get("optimizer_states") or "loops" not in checkpoint:
+                raise ValueError(
+                    f"ckpt_path: {path} holds weights only (no optimizer or loop state), so fit cannot "
+                    "resume it; use it with validate/test, or start a new run without --ckpt_path"
+                )
+            self.resume_step = int(checkpoint.get("global_step", 0))
+            run_dir = config.trainer.default_root_dir
+            if run_dir is not None and not _inside(path, run_dir) and _holds_run(run_dir):
+                raise ValueError(
+                    f"ckpt_path: {path} is not a checkpoint of the run in trainer.default_root_dir="
+                    f"{run_dir}; resume into that run's own directory or into a new one"
+                )
+
+    def instantiate_classes(self) -> None:
+        try:
+            super().instantiate_classes()
+        except MisconfigurationException as error:  # e.g. an accelerator this machine does not have
+            raise ValueError(f"{trainer_field(error)}: {_first_line(error)}") from None
+
+    def _validate_model(self) -> None:
+        """Build what fit builds later (the optimizers) and refuse settings that cannot train."""
+        try:
+            self.model.configure_optimizers()
+        except (ValueError, TypeError) as error:
+            raise ValueError(optimizer_error(error)) from None
+        empty = [name for name, p in self.model.named_parameters() if p.numel() == 0]
+        if empty:
+            raise ValueError(
+                f"model.net_options: {self.model.hparams.net} with these options has an empty weight "
+                f"({empty[0]}: size 0); every layer needs a positive width"
+            )
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, RunCheckpoint) and callback.monitor is not None:
+                self._check_monitor(callback.monitor)
+
+    def _check_monitor(self, monitor: str) -> None:
+        """``--checkpoint.monitor`` must be a metric the evaluation logs (``eval/KEY``)."""
+        if not monitor.startswith("eval/"):
+            raise ValueError(
+                f"checkpoint.monitor: {monitor!r} is never logged; valid choices: eval/KEY, KEY a metric "
+                "of the evaluation (e.g. eval/modes_captured)"
+            )
+        try:
+            from ganbench.evaluation.metrics import get_metric
+        except ImportError:  # no metric registry: the key cannot be checked before the run
+            get_metric = None
+        if get_metric is not None:
+            get_metric(monitor.removeprefix("eval/"), field="checkpoint.monitor")
+        evaluation = next((cb for cb in self.trainer.callbacks if isinstance(cb, Evaluation)), None)
+        if evaluation is None or not evaluation.every_n_iterations:
+            raise ValueError(
+                f"checkpoint.monitor: {monitor!r} needs periodic evaluation "
+                "(evaluation.every_n_iterations > 0)"
+            )
 
     def _prepare_run(self) -> None:
+        """Validate every option, then claim the run directory, then let the run write."""
         trainer = self.trainer
         for callback in trainer.callbacks:
             if isinstance(callback, Evaluation):
                 # Before fit/validate/test write anything: a bad setting loses no earlier result.
                 self.datamodule.check_evaluation(**callback.settings)
-        resuming = bool(self.config_init[self.subcommand].get("ckpt_path")) if self.subcommand else False
+        if self.subcommand == "fit":
+            self._validate_model()
+        subcommand_config = self.config_init[self.subcommand] if self.subcommand else {}
+        resuming = self.subcommand == "fit" and bool(subcommand_config.get("ckpt_path"))
+        if launched_as_rank_zero():
+            self.run_lock = claim_run_dir(
+                trainer.default_root_dir,
+                resuming=resuming,
+                overwrite=bool(subcommand_config.get("overwrite")),
+            )
+        use_atomic_checkpoints(trainer)
         config = self._resolved_config()
         if trainer.loggers and not any(isinstance(lg, RunCSVLogger) for lg in trainer.loggers):
             # Beside W&B, the training scalars as CSV in the run directory (train_log/metrics.csv).
@@ -122,6 +267,8 @@ class GanbenchCLI(LightningCLI):
             csv_logger.use_run_dir(trainer.default_root_dir)
             trainer.loggers = [*trainer.loggers, csv_logger]
         for logger in trainer.loggers:
+            if isinstance(logger, RunCSVLogger) and resuming and self.resume_step is not None:
+                logger.resume_at(self.resume_step)
             if isinstance(logger, RunLogger):
                 logger.use_run_dir(trainer.default_root_dir)
                 if resuming:
@@ -132,6 +279,14 @@ class GanbenchCLI(LightningCLI):
             if isinstance(callback, RunRecord):
                 callback.config = config
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        finally:
+            if self.run_lock is not None:
+                self.run_lock.release()
+                self.run_lock = None
+
     def before_fit(self) -> None:
         self._prepare_run()
 
@@ -140,6 +295,36 @@ class GanbenchCLI(LightningCLI):
 
     def before_test(self) -> None:
         self._prepare_run()
+
+
+def trainer_field(error: BaseException) -> str:
+    """The trainer option a Lightning MisconfigurationException is about, from its message."""
+    message = str(error).lower()
+    for words, field in (
+        (("accelerator", "gpu", "cuda", "mps", "tpu", "backend"), "trainer.accelerator"),
+        (("strategy",), "trainer.strategy"),
+        (("precision",), "trainer.precision"),
+        (("devices", "device"), "trainer.devices"),
+        (("num_nodes",), "trainer.num_nodes"),
+    ):
+        if any(word in message for word in words):
+            return field
+    return "trainer"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _inside(path: str | os.PathLike, directory: str | os.PathLike) -> bool:
+    return Path(path).resolve().is_relative_to(Path(directory).resolve())
+
+
+def _holds_run(directory: str | os.PathLike) -> bool:
+    from ganbench.runs.run_dir import holds_run
+
+    return holds_run(directory)
 
 
 TRAINER_DEFAULTS: dict[str, Any] = {
@@ -159,7 +344,9 @@ def lightning_main(args: list[str] | None = None, run: bool = True) -> GanbenchC
         GANDataModule,
         trainer_defaults=TRAINER_DEFAULTS,
         seed_everything_default=0,
+        save_config_callback=RunConfig,
         save_config_kwargs={"overwrite": True},
+        parser_kwargs={"exit_on_error": False},
         auto_configure_optimizers=False,
         args=args,
         run=run,
@@ -196,21 +383,76 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "sweep": _lazy("ganbench.runs.sweep"),
     "plot": _lazy("ganbench.runs.plot"),
     "classifier": _lazy("ganbench.evaluation.classifier"),
-    "ensemble": _lazy("ganbench.ensemble"),
+    "score": _lazy("ganbench.evaluation.score"),
+    "ensemble": _lazy("ganbench.ensemble_cli"),
 }
 
 
+def check_config_files(words: list[str]) -> None:
+    """``--config FILE`` that is missing or not YAML: one line naming the file (jsonargparse's own
+    message names neither the file nor the option)."""
+    for i, word in enumerate(words):
+        if word in ("-c", "--config") and i + 1 < len(words):
+            path = words[i + 1]
+        elif word.startswith("--config="):
+            path = word.split("=", 1)[1]
+        else:
+            continue
+        try:
+            text = Path(path).read_text()
+        except OSError as error:
+            raise ValueError(f"--config: cannot read {path} ({error.strerror})") from None
+        try:
+            content = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            problem = getattr(error, "problem", None) or type(error).__name__
+            raise ValueError(f"--config: {path} is not valid YAML ({where}{problem})") from None
+        if content is not None and not isinstance(content, dict):
+            raise ValueError(f"--config: {path} is not a config (expected a mapping of keys)")
+
+
+def parse_error(error: ArgumentError) -> str:
+    """jsonargparse's message on one line: ``Parser key "X":\n  Expected ...`` -> ``X: Expected ...``."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = "; ".join(lines) if lines else "invalid arguments"
+    for prefix in ('Parser key "', "Problem with given class_path '"):
+        if text.startswith(prefix) and '":' in text:
+            key, rest = text[len(prefix) :].split('":', 1)
+            text = f"{key}:{rest.lstrip(';')}"
+    return re.sub(r"<class '(\w+)'>", r"\1", text)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ganbench COMMAND ...``: ganbench's own commands, else LightningCLI."""
+    """``python -m ganbench COMMAND ...``: ganbench's own commands, else LightningCLI.
+
+    Exit codes: 0 done, 2 bad input (one line naming the field, nothing written), 1 a run that failed
+    (one line; metrics.json says crashed), 130/143 interrupted by SIGINT/SIGTERM (metrics.json says so).
+    """
     words = list(sys.argv[1:] if argv is None else argv)
     if words and words[0] in COMMANDS:
         return COMMANDS[words[0]](words[1:])
     try:
+        check_config_files(words)
         lightning_main(argv)  # None: LightningCLI reads sys.argv itself
+    except ArgumentError as error:
+        print(f"error: {parse_error(error)}", file=sys.stderr)
+        return 2
     except ValueError as error:
         # Bad input is a one-line message naming the field, not a traceback.
-        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        print(f"error: {_first_line(error)}", file=sys.stderr)
         return 2
+    except SIGTERMException:
+        print(
+            "ganbench: stopped by SIGTERM; metrics.json says interrupted (resume with --ckpt_path)",
+            file=sys.stderr,
+        )
+        return 143
+    except OSError as error:  # a full disk, a folder that vanished: the run's record says crashed
+        where = error.filename or "the run directory"
+        print(f"error: {where}: {error.strerror or _first_line(error)}", file=sys.stderr)
+        return 1
     return 0
 
 

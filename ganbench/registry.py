@@ -52,7 +52,31 @@ class Registry:
                 f"{field}_options: {name} has no option {', '.join(unknown)}; "
                 f"valid options: {', '.join(params) or 'none'}"
             )
+        for key, value in options.items():
+            check_option_type(f"{field}_options.{key}", value, inspect.signature(factory).parameters[key])
         return factory(**fixed_args, **options)
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
+
+
+def check_option_type(field: str, value: Any, parameter: inspect.Parameter) -> None:
+    """An option whose default is a bool, number or string must be one too (``real_label=abc``)."""
+    default = parameter.default
+    if default is inspect.Parameter.empty or default is None or value is None:
+        return
+    if isinstance(default, bool):
+        ok, expected = isinstance(value, bool), "true or false"
+    elif isinstance(default, (int, float)):
+        # The annotation decides int or float ("from __future__ import annotations": a string).
+        annotation = parameter.annotation if isinstance(parameter.annotation, str) else ""
+        integer = annotation == "int" or (annotation == "" and isinstance(default, int))
+        kinds = int if integer else (int, float)
+        ok = isinstance(value, kinds) and not isinstance(value, bool)
+        expected = "an integer" if integer else "a number"
+    elif isinstance(default, str):
+        ok, expected = isinstance(value, str), "a string"
+    else:
+        return
+    if not ok:
+        raise ValueError(f"{field}: expected {expected}, got {value!r}")

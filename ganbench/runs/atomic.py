@@ -17,6 +17,16 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by their owner only; a result file gets the usual permissions.
+FILE_MODE = 0o666 & ~_current_umask()
+
+
 def _fsync_directory(directory: Path) -> None:
     # The rename is durable only once the directory entry is on disk (POSIX; not possible on Windows).
     try:
@@ -41,6 +51,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, FILE_MODE)
+    except (AttributeError, OSError):  # no fchmod on Windows
+        pass
     os.close(fd)
     try:
         yield Path(tmp)
