@@ -119,9 +119,11 @@ class _StackUpdates:
         finally:
             discriminator.requires_grad_(True)
 
-    def update_discriminator(self, loss: Tensor) -> None:
+    def backward_discriminator(self, loss: Tensor) -> None:
         self.ensemble.opt_d.zero_grad(set_to_none=True)
         loss.sum().backward()
+
+    def step_discriminator(self) -> None:
         self.ensemble.opt_d.step()
 
     def backward_generator(self, loss: Tensor) -> None:
@@ -152,6 +154,7 @@ class SeedEnsemble:
         self.objective = first.objective
         self.regularizers = first.regularizers
         self.n_critic = first.n_critic
+        self.rule = first.hparams.update
         hp = first.hparams
         self.generator = StackedNet([m.generator for m in modules]).to(device)
         self.discriminator = StackedNet([m.discriminator for m in modules]).to(device)
@@ -181,6 +184,7 @@ class SeedEnsemble:
             MemberDraws(generators, self.device),
             self.updates,
             diagnostics,
+            rule=self.rule,
         )
         self.first_nonfinite = first_nonfinite(self.first_nonfinite, iteration, stats)
         return stats

@@ -16,6 +16,7 @@ from ganbench.nets import build_nets
 from ganbench.objectives import Objective, build_objective
 from ganbench.seeding import batch_seed
 from ganbench.step import (
+    UPDATE_RULES,
     GlobalDraws,
     Players,
     first_nonfinite,
@@ -54,6 +55,9 @@ class GAN(LightningModule):
         sample_shape: shape of one sample; set by the data module through the CLI.
         latent_dim: dimension of z ~ N(0, I).
         n_critic: D steps per iteration; None takes the objective's default (5 for WGAN-GP).
+        update: ``alternating`` (n_critic D steps, then a G step against the updated D) or
+            ``simultaneous`` (PacGAN's toy protocol: D's and G's gradients from one batch of samples,
+            both optimizers stepped together; n_critic must be 1).
         packing: D judges ``packing`` samples at once, concatenated (PacGAN, Lin et al., 2018); each
             step then draws ``packing`` x batch_size real and generated samples. 1 turns it off.
         lr_generator, lr_discriminator: Adam learning rates (TTUR: Heusel et al., 2017).
@@ -80,6 +84,7 @@ class GAN(LightningModule):
         latent_dim: int = 2,
         n_critic: int | None = None,
         packing: int = 1,
+        update: str = "alternating",
         lr_generator: float = 1e-4,
         lr_discriminator: float = 1e-4,
         betas: tuple[float, float] = (0.5, 0.999),
@@ -120,6 +125,12 @@ class GAN(LightningModule):
                 "valid choice with these regularizers: false"
             )
         self.n_critic = resolve_n_critic(self.objective, n_critic)
+        if update not in UPDATE_RULES:
+            raise ValueError(f"model.update: {update!r}; valid choices: {', '.join(UPDATE_RULES)}")
+        if update == "simultaneous" and self.n_critic != 1:
+            raise ValueError(
+                f"model.update: simultaneous updates take one D step, but n_critic={self.n_critic}"
+            )
         sample_shape = tuple(sample_shape)
         self.generator, self.discriminator = build_nets(net, sample_shape, latent_dim, **(net_options or {}))
         if packing > 1:
@@ -213,6 +224,7 @@ class GAN(LightningModule):
             GlobalDraws(self.device),
             _LightningUpdates(self, opt_d, opt_g),
             diagnostics=log_now,
+            rule=self.hparams.update,
         )
         self._first_nonfinite = first_nonfinite(self._first_nonfinite, iteration, stats)
         if log_now:
@@ -297,9 +309,11 @@ class _LightningUpdates:
         yield
         self.module.untoggle_optimizer(self.opt_g)
 
-    def update_discriminator(self, loss: Tensor) -> None:
+    def backward_discriminator(self, loss: Tensor) -> None:
         self.opt_d.zero_grad(set_to_none=True)
         self.module.manual_backward(loss)
+
+    def step_discriminator(self) -> None:
         # Lightning counts every optimizer.step() as a global step in manual optimization (Lightning
         # issue #17958). D steps go through the strategy directly so that only the G step counts and
         # global_step == generator iterations (precision plugins, e.g. AMP scaling, still apply).

@@ -90,8 +90,11 @@ class Updates(Protocol):
 
     def generator_phase(self) -> contextlib.AbstractContextManager[Any]: ...
 
-    def update_discriminator(self, loss: Tensor) -> None:
-        """Zero D's gradients, backpropagate ``loss`` (per member), step D's optimizer."""
+    def backward_discriminator(self, loss: Tensor) -> None:
+        """Zero D's gradients and backpropagate ``loss`` (per member)."""
+
+    def step_discriminator(self) -> None:
+        """Step D's optimizer."""
 
     def backward_generator(self, loss: Tensor) -> None:
         """Zero G's gradients and backpropagate ``loss`` (per member); the step reads the gradients."""
@@ -141,19 +144,16 @@ def _mean_outputs(objective: Objective, logits: Tensor) -> Tensor:
     return (logits if objective.is_critic else logits.sigmoid()).mean(dim=-1)
 
 
-def discriminator_step(
+def _discriminator_loss(
     players: Players,
     objective: Objective,
     regularizers: Sequence[Regularizer],
     real: Tensor,
+    fake: Tensor,
     draws: Draws,
-    updates: Updates,
-) -> dict[str, Tensor]:
-    """One D update on the real chunk ``real``; per-member statistics (d_loss, penalties, d_real, d_fake)."""
-    n = real.shape[players.batch_dims - 1]
-    with torch.no_grad():
-        fake = players.generator(draws.normal(n, players.latent_dim))
-    real, fake = players.pack(real), players.pack(fake)
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """D's loss plus its penalties on (unpacked) real and generated samples; per-member statistics."""
+    real, fake = players.pack(real), players.pack(fake.detach())
     real_logits = players.discriminator(real)
     fake_logits = players.discriminator(fake)
     uniforms = [draws.uniform(real_logits.shape[-1]) for _ in range(objective.discriminator_uniforms)]
@@ -164,16 +164,54 @@ def discriminator_step(
         penalty = regularizer.penalty(players.discriminator, real, fake, draws, players.batch_dims)
         total = total + regularizer.weight * penalty
         stats[regularizer.name] = penalty.detach()
-    updates.update_discriminator(total)
     stats["d_real"] = _mean_outputs(objective, real_logits)
     stats["d_fake"] = _mean_outputs(objective, fake_logits)
+    return total, stats
+
+
+def discriminator_step(
+    players: Players,
+    objective: Objective,
+    regularizers: Sequence[Regularizer],
+    real: Tensor,
+    draws: Draws,
+    updates: Updates,
+) -> dict[str, Tensor]:
+    """One D update on the real chunk ``real``; per-member statistics (d_loss, penalties, d_real, d_fake)."""
+    with torch.no_grad():
+        fake = players.generator(draws.normal(real.shape[players.batch_dims - 1], players.latent_dim))
+    total, stats = _discriminator_loss(players, objective, regularizers, real, fake, draws)
+    updates.backward_discriminator(total)
+    updates.step_discriminator()
     return stats
 
 
-def _generator_loss(objective: Objective) -> Callable[..., Tensor]:
+def _generator_loss_fn(objective: Objective) -> Callable[..., Tensor]:
     if objective.generator_needs_real:
         return objective.generator_loss
     return lambda fake_logits: objective.generator_loss(fake_logits, None)
+
+
+def _generator_backward(
+    players: Players, objective: Objective, real: Tensor, fake: Tensor, updates: Updates, diagnostics: bool
+) -> dict[str, Tensor]:
+    """G's loss on ``fake`` (with its graph to G) backpropagated; the step is the caller's."""
+    fake_logits = players.judge(fake)
+    inputs = [fake_logits]
+    if objective.generator_needs_real:
+        with torch.no_grad():
+            inputs.append(players.judge(real))
+    if diagnostics:
+        fake_logits.retain_grad()
+    loss = players.per_member(_generator_loss_fn(objective))(*inputs)
+    updates.backward_generator(loss)
+    stats = {"g_loss": loss.detach()}
+    if diagnostics:
+        stats["g_grad_norm"] = gradient_norm(updates.generator_parameters(), players.batch_dims)
+        # Per-sample |dL_G/dl|: the gradient of the batch mean times the batch size. It goes to 0
+        # for minimax as D(G(z)) -> 0 (saturation) and to 1 for the non-saturating loss.
+        stats["g_logit_grad"] = fake_logits.grad.abs().mean(dim=-1) * fake_logits.shape[-1]
+    return stats
 
 
 def generator_step(
@@ -185,24 +223,13 @@ def generator_step(
     diagnostics: bool,
 ) -> dict[str, Tensor]:
     """One G update; with ``diagnostics`` also G's gradient norm and the saturation signal."""
-    n = real.shape[players.batch_dims - 1]
-    fake_logits = players.judge(players.generator(draws.normal(n, players.latent_dim)))
-    inputs = [fake_logits]
-    if objective.generator_needs_real:
-        with torch.no_grad():
-            inputs.append(players.judge(real))
-    if diagnostics:
-        fake_logits.retain_grad()
-    loss = players.per_member(_generator_loss(objective))(*inputs)
-    updates.backward_generator(loss)
-    stats = {"g_loss": loss.detach()}
-    if diagnostics:
-        stats["g_grad_norm"] = gradient_norm(updates.generator_parameters(), players.batch_dims)
-        # Per-sample |dL_G/dl|: the gradient of the batch mean times the batch size. It goes to 0
-        # for minimax as D(G(z)) -> 0 (saturation) and to 1 for the non-saturating loss.
-        stats["g_logit_grad"] = fake_logits.grad.abs().mean(dim=-1) * fake_logits.shape[-1]
+    fake = players.generator(draws.normal(real.shape[players.batch_dims - 1], players.latent_dim))
+    stats = _generator_backward(players, objective, real, fake, updates, diagnostics)
     updates.step_generator()
     return stats
+
+
+UPDATE_RULES = ("alternating", "simultaneous")
 
 
 def train_iteration(
@@ -213,8 +240,26 @@ def train_iteration(
     draws: Draws,
     updates: Updates,
     diagnostics: bool,
+    rule: str = "alternating",
 ) -> dict[str, Tensor]:
-    """n_critic D steps (one real chunk each), then one G step with the last chunk; per-member stats."""
+    """One iteration; per-member stats.
+
+    ``alternating`` (Goodfellow et al., 2014, algorithm 1): n_critic D steps, one real chunk each, then
+    one G step against the updated D with fresh noise. ``simultaneous`` (PacGAN's and ALI's
+    ``ali_algorithm``): one batch of generated samples, D's and G's gradients both taken at the current
+    parameters, then both optimizers step; it takes exactly one real chunk.
+    """
+    if rule == "simultaneous":
+        (real,) = real_chunks
+        fake = players.generator(draws.normal(real.shape[players.batch_dims - 1], players.latent_dim))
+        with updates.discriminator_phase():
+            total, d_stats = _discriminator_loss(players, objective, regularizers, real, fake, draws)
+            updates.backward_discriminator(total)
+        with updates.generator_phase():
+            g_stats = _generator_backward(players, objective, real, fake, updates, diagnostics)
+        updates.step_discriminator()
+        updates.step_generator()
+        return {**d_stats, **g_stats}
     with updates.discriminator_phase():
         for real in real_chunks:
             d_stats = discriminator_step(players, objective, regularizers, real, draws, updates)

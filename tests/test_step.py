@@ -50,9 +50,11 @@ class PlainUpdates:
         yield
         self.discriminator.requires_grad_(True)
 
-    def update_discriminator(self, loss):
+    def backward_discriminator(self, loss):
         self.opt_d.zero_grad()
         loss.backward()
+
+    def step_discriminator(self):
         self.opt_d.step()
 
     def backward_generator(self, loss):
@@ -106,6 +108,44 @@ def test_the_iteration_is_the_textbook_algorithm(name, n_critic):
     for mine, plain in ((g, g2), (d, d2)):
         for (key, a), (_, b) in zip(mine.state_dict().items(), plain.state_dict().items(), strict=True):
             assert torch.equal(a, b), key
+
+
+def test_simultaneous_updates_take_both_gradients_at_the_same_parameters():
+    """PacGAN's protocol: one batch of fakes, D's and G's gradients at the current nets, both steps after."""
+    objective = build_objective("nonsaturating")
+    nets = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        g, d = build_nets("mlp", (2,), 4, hidden=16)
+        nets.append((g, d, torch.optim.Adam(d.parameters(), 1e-2), torch.optim.Adam(g.parameters(), 1e-2)))
+    batches = [torch.randn(8, 2, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    g, d, opt_d, opt_g = nets[0]
+    torch.manual_seed(2)
+    for batch in batches:
+        train_iteration(
+            Players(g, d, latent_dim=4), objective, [], [batch], GlobalDraws(torch.device("cpu")),
+            PlainUpdates(opt_d, opt_g, g, d), diagnostics=False, rule="simultaneous",
+        )  # fmt: skip
+    g2, d2, opt_d2, opt_g2 = nets[1]
+    torch.manual_seed(2)
+    for real in batches:
+        fake = g2(torch.randn(8, 4))
+        d_loss = objective.discriminator_loss(d2(real), d2(fake.detach()))
+        g_loss = objective.generator_loss(d2(fake), None)
+        d_grads = torch.autograd.grad(d_loss, list(d2.parameters()))
+        g_grads = torch.autograd.grad(g_loss, list(g2.parameters()))
+        for params, grads in ((d2.parameters(), d_grads), (g2.parameters(), g_grads)):
+            for p, grad in zip(params, grads, strict=True):
+                p.grad = grad
+        opt_d2.step()
+        opt_g2.step()
+    for mine, plain in ((g, g2), (d, d2)):
+        for (key, a), (_, b) in zip(mine.state_dict().items(), plain.state_dict().items(), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-7, msg=key)
+    with pytest.raises(ValueError, match="model.update"):
+        GAN(update="simultaneous", objective="wasserstein_gp")
+    with pytest.raises(ValueError, match="valid choices: alternating, simultaneous"):
+        GAN(update="sequential")
 
 
 def test_n_critic_is_resolved_in_one_place():
