@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ganbench.data.registry import DATASETS
-from ganbench.evaluation.fidelity import strict_fp32
+from ganbench.evaluation.fidelity import UInt8Dataset, strict_fp32
 from ganbench.runs.atomic import write_atomic
 
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     options = {"root": args.root, "download": False, "reference_limit": args.limit}
     source = DATASETS.build(args.dataset, options, field="--dataset")
     first, second = args.splits.split(",")
-    inputs = [source.reference_dataset(first), source.reference_dataset(second)]
+    inputs = [UInt8Dataset(source.reference_dataset(first)), UInt8Dataset(source.reference_dataset(second))]
     cuda = torch.cuda.is_available()
     precision = contextlib.nullcontext() if args.tf32 else strict_fp32()
     started = time.perf_counter()

@@ -6,6 +6,7 @@ from lightning.pytorch import Callback, Trainer, seed_everything
 
 from ganbench.data import GANDataModule
 from ganbench.evaluation.callback import Evaluation
+from ganbench.evaluation.mixture import score_mixture
 from ganbench.module import GAN
 
 
@@ -70,7 +71,7 @@ def test_short_run_really_trains_on_the_ring(tmp_path):
     torch.manual_seed(0)
     model = GAN(objective="nonsaturating", lr_generator=1e-3, lr_discriminator=1e-3, latent_dim=2)
     data = GANDataModule(dataset="ring", batch_size=128)
-    before = data.evaluate(model, 1000, seed=1)
+    before = score_mixture(data.dataset, model.generate(1000, seed=1))
     before_radius = model.generate(1000, seed=1).norm(dim=1).median()
     trainer = make_trainer(
         tmp_path, max_steps=600, callbacks=[Evaluation(every_n_iterations=0, num_samples=1000, plot=False)]
@@ -221,3 +222,20 @@ def test_channels_last_iterations_equal_eager_ones(tmp_path):
     eager = traced_losses(tmp_path / "eager", data(), 3, **options)
     fast = traced_losses(tmp_path / "channels_last", data(), 3, channels_last=True, **options)
     torch.testing.assert_close(fast, eager, rtol=1e-4, atol=1e-5)
+
+
+def test_learning_rates_decay_linearly_to_zero_from_lr_decay_start(tmp_path):
+    model = GAN(objective="nonsaturating", lr_generator=1e-3, lr_discriminator=2e-3, lr_decay_start=0.5)
+    rates = []
+
+    class Rates(Callback):
+        def on_train_batch_end(self, trainer, module, *args):
+            rates.append([opt.param_groups[0]["lr"] for opt in trainer.optimizers])
+
+    make_trainer(tmp_path, max_steps=8, callbacks=[Rates()]).fit(model, GANDataModule(batch_size=8))
+    # after iteration k: factor min(1, (8 - k) / 4): 1, 1, 1, 1, 0.75, 0.5, 0.25, 0
+    expected = [min(1.0, (8 - k) / 4) for k in range(1, 9)]
+    assert [r[1] / 1e-3 for r in rates] == pytest.approx(expected)
+    assert [r[0] / 2e-3 for r in rates] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="model.lr_decay_start"):
+        GAN(lr_decay_start=1.0)

@@ -2,16 +2,14 @@
 of images.
 
 Training batches are images only (no labels), scaled from uint8 to the generator's Tanh range [-1, 1]
-by p / 127.5 - 1. Evaluation scores the live generator against a real split with torch-fidelity (FID,
-KID, IS, precision/recall; :mod:`ganbench.evaluation.fidelity`); the real features are cached under a
-hash of everything they depend on, the image bytes included (stylegan3's ``metric_utils`` does the same).
+by p / 127.5 - 1. For evaluation a dataset exposes its reference split and that split's fingerprint;
+the metrics themselves are computed by :mod:`ganbench.evaluation.image_metrics`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,23 +21,14 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset, get_w
 
 from ganbench.data.module import batch_seed
 from ganbench.data.registry import DATASETS
-from ganbench.evaluation.fidelity import UInt8Dataset, compute_image_metrics, real_cache_key
 
 FIELD = "data.dataset_options"
 SPLITS = ("train", "test")
-PLOT_SAMPLES = 64
-MNIST_SHAPE = (1, 28, 28)
 
 
 def scale(images: Tensor) -> Tensor:
     """uint8 pixels -> float32 in [-1, 1]: p / 127.5 - 1 (0 -> -1, 255 -> 1)."""
     return images.float() / 127.5 - 1.0
-
-
-def cache_root() -> Path:
-    """Where torch-fidelity caches real features: ``$GANBENCH_CACHE/fidelity`` (~/.cache/ganbench)."""
-    base = os.environ.get("GANBENCH_CACHE") or Path.home() / ".cache" / "ganbench"
-    return Path(base).expanduser() / "fidelity"
 
 
 class TensorImages(Dataset):
@@ -103,16 +92,6 @@ class ShuffledBatches(IterableDataset):
             index += workers
 
 
-def save_grid(images: Tensor, path: str | Path) -> Path:
-    """Save images (B, C, H, W) in [-1, 1] as one PNG grid, 8 a row (torchvision ``save_image``)."""
-    from torchvision.utils import save_image
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(images.detach().float().cpu(), path, nrow=8, normalize=True, value_range=(-1.0, 1.0))
-    return path
-
-
 def check_options(num_workers: int, reference_limit: int | None) -> None:
     """One-line ValueErrors for the options every image dataset has."""
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
@@ -155,12 +134,12 @@ class ImageSource:
             raise ValueError(f"evaluation.reference_split: {split!r}; valid choices: {', '.join(SPLITS)}")
         return split if split in self.splits else "train"
 
-    def reference_dataset(self, split: str = "test") -> UInt8Dataset:
-        """The real images of ``split`` (first ``reference_limit``) as uint8 (3, H, W) for torch-fidelity."""
+    def reference_dataset(self, split: str = "test") -> Dataset:
+        """The real uint8 (C, H, W) images of ``split`` (its first ``reference_limit``) to compare with."""
         data = self.splits[self.resolve_split(split)]
         if self.reference_limit is not None and self.reference_limit < len(data):  # type: ignore[arg-type]
             data = Subset(data, range(self.reference_limit))
-        return UInt8Dataset(data)
+        return data
 
     def check_evaluation(self, reference_split: str = "test", **settings: Any) -> None:
         """Refuse a reference_limit larger than the reference split before anything runs."""
@@ -189,72 +168,6 @@ class ImageSource:
         batches = ShuffledBatches(train, batch_size, seed, rank, start)
         workers = self.num_workers
         return DataLoader(batches, batch_size=None, num_workers=workers, persistent_workers=workers > 0)
-
-    # ------------------------------------------------------------------ evaluation
-    def mode_metrics(self, classifier: str, samples: Tensor, device: torch.device) -> dict[str, Any]:
-        """Class coverage of ``samples`` by an MNIST classifier; only for 1x28x28 (MNIST-like) data."""
-        if self.sample_shape != MNIST_SHAPE:
-            return {
-                "classifier_unavailable": f"the MNIST classifier needs 1x28x28 images, "
-                f"{self.name} has {'x'.join(map(str, self.sample_shape))}"
-            }
-        from ganbench.evaluation.class_modes import mnist_mode_metrics
-        from ganbench.evaluation.classifier import load_classifier
-
-        metrics = mnist_mode_metrics(
-            load_classifier(classifier, device), samples, splits=min(10, len(samples))
-        )
-        metrics.pop("num_samples", None)  # the int count is already in the metrics
-        return metrics
-
-    def evaluate(
-        self,
-        module: Any,
-        num_samples: int,
-        seed: int,
-        plot_path: Path | None,
-        title: str,
-        inception_weights: str | None = None,
-        reference_split: str = "test",
-        tf32: bool = False,
-        classifier: str | None = None,
-        **_: Any,
-    ) -> dict[str, Any]:
-        """FID, KID, IS and precision/recall of ``num_samples`` generated images against the real split.
-
-        The generator is sampled inside torch-fidelity (noise seeded by ``seed``); the real side is
-        :meth:`reference_dataset`. With ``classifier`` the class metrics of :meth:`mode_metrics` are
-        added on ``module.generate(num_samples, seed)``. The plot is a grid of 64 samples (``title`` is
-        not drawn). Returns the metrics plus ``reference_split`` (the split used) and ``num_real``.
-        """
-        split = self.resolve_split(reference_split)
-        real = self.reference_dataset(split)
-        split_tag = split if self.reference_limit is None else f"{split}-first{self.reference_limit}"
-        # The pixels' digest goes into the key: another copy of "mnist" (e.g. the 5k subset) gets its own.
-        content = f"{self.transform};images={self.fingerprint(split)}"
-        key = real_cache_key(self.name, split_tag, self.sample_shape, content, inception_weights)
-        metrics = compute_image_metrics(
-            module.evaluation_generator(),
-            module.hparams.latent_dim,
-            real,
-            num_samples,
-            weights_path=inception_weights,
-            cache_key=key,
-            cache_root=cache_root(),
-            device=module.device,
-            seed=seed,
-            tf32=tf32,
-        )
-        metrics["reference_split"] = split
-        samples = None
-        if classifier is not None:
-            samples = module.generate(num_samples, seed)
-            metrics.update(self.mode_metrics(classifier, samples, module.device))
-        if plot_path is not None:
-            enough = samples is not None and len(samples) >= PLOT_SAMPLES
-            grid = samples[:PLOT_SAMPLES] if enough else module.generate(PLOT_SAMPLES, seed)
-            save_grid(grid, plot_path)
-        return metrics
 
 
 # ---------------------------------------------------------------------- torchvision datasets

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -16,30 +15,23 @@ from ganbench.data.registry import DATASETS
 
 
 class SampledDataset(Protocol):
-    """A distribution sampled on the fly (the toy mixtures) that knows how to score samples."""
+    """A distribution sampled on the fly (the toy mixtures)."""
 
     sample_shape: tuple[int, ...]
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor: ...
 
-    def evaluate(self, samples: Tensor) -> dict[str, float]: ...
-
-    def plot(self, samples: Tensor, path: str | Path, title: str = "") -> Path: ...
-
 
 class DataSource(Protocol):
-    """What the data module needs of a registered dataset: training batches and an evaluation.
+    """What the data module needs of a registered dataset: training batches.
 
     Image datasets implement it directly; sampled toy distributions are adapted by SampledSource.
+    Evaluation reads the dataset itself (``GANDataModule.dataset``): data never calls the GAN.
     """
 
     sample_shape: tuple[int, ...]
 
     def train_dataloader(self, batch_size: int, seed: int, rank: int, start: int) -> DataLoader: ...
-
-    def evaluate(
-        self, module: Any, num_samples: int, seed: int, plot_path: Path | None, title: str, **settings: Any
-    ) -> dict[str, Any]: ...
 
 
 def batch_seed(seed: int, rank: int, index: int) -> int:
@@ -72,7 +64,7 @@ class CounterSampledBatches(IterableDataset):
 
 
 class SampledSource:
-    """A sampled distribution as a DataSource: counter-seeded batches, metrics on generated samples."""
+    """A sampled distribution as a DataSource: counter-seeded batches."""
 
     def __init__(self, dataset: SampledDataset) -> None:
         self.dataset = dataset
@@ -80,15 +72,6 @@ class SampledSource:
 
     def train_dataloader(self, batch_size: int, seed: int, rank: int, start: int) -> DataLoader:
         return DataLoader(CounterSampledBatches(self.dataset, batch_size, seed, rank, start), batch_size=None)
-
-    def evaluate(
-        self, module: Any, num_samples: int, seed: int, plot_path: Path | None, title: str, **settings: Any
-    ) -> dict[str, Any]:
-        samples = module.generate(num_samples, seed)
-        metrics = {**self.dataset.evaluate(samples), "num_samples": num_samples}
-        if plot_path is not None:
-            self.dataset.plot(samples.cpu(), plot_path, title)
-        return metrics
 
 
 class _EvaluationTrigger(IterableDataset):
@@ -133,6 +116,11 @@ class GANDataModule(LightningDataModule):
     def sample_shape(self) -> tuple[int, ...]:
         return tuple(self.source.sample_shape)
 
+    @property
+    def dataset(self) -> Any:
+        """The registered dataset itself (a toy mixture, an image source): what metrics compare with."""
+        return getattr(self.source, "dataset", self.source)
+
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
         rank = trainer.global_rank if trainer is not None else 0
@@ -152,15 +140,3 @@ class GANDataModule(LightningDataModule):
         check = getattr(self.source, "check_evaluation", None)
         if check is not None:
             check(**settings)
-
-    def evaluate(
-        self,
-        module: Any,
-        num_samples: int,
-        seed: int,
-        plot_path: Path | None = None,
-        title: str = "",
-        **settings: Any,
-    ) -> dict[str, Any]:
-        """Score ``num_samples`` of the module's generator (fixed noise ``seed``); plot to ``plot_path``."""
-        return self.source.evaluate(module, num_samples, seed, plot_path, title, **settings)

@@ -9,20 +9,22 @@ p(x) = 1/K sum_k N(x; mu_k, sigma^2 I).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from ganbench.data.registry import DATASETS
-from ganbench.evaluation.modes import mode_metrics
-from ganbench.evaluation.scatter import scatter_plot
 
 
 @dataclass(frozen=True, eq=False)
 class GaussianMixture:
-    """An equal-weight isotropic Gaussian mixture with modes ``means`` (K, d) and std ``sigma``."""
+    """An equal-weight isotropic Gaussian mixture with modes ``means`` (K, d) and std ``sigma``.
+
+    It exposes what the toy metrics need (``means``, ``sigma``, ``sample``); the metrics are in
+    :mod:`ganbench.evaluation.modes` and :mod:`ganbench.evaluation.mixture`.
+    """
 
     means: Tensor
     sigma: float
@@ -69,13 +71,18 @@ class GaussianMixture:
             - 0.5 * d * math.log(2.0 * math.pi * self.sigma**2)
         )
 
-    def evaluate(self, samples: Tensor) -> dict[str, float]:
-        """Mode coverage of generated samples; see :func:`ganbench.evaluation.modes.mode_metrics`."""
-        return mode_metrics(samples, self.means, self.sigma)
+    def bounding_box(self) -> tuple[Tensor, Tensor]:
+        """The smallest axis-aligned box holding every mean: (low, high), each shape (d,)."""
+        return self.means.min(dim=0).values, self.means.max(dim=0).values
 
-    def plot(self, samples: Tensor, path: str | Path, title: str = "") -> Path:
-        """Save a picture of ``samples`` against the modes (see ``scatter_plot``); returns ``path``."""
-        return scatter_plot(samples, self.means, self.sigma, path, title=title)
+
+MIXTURES: list[str] = []  # the registered names that build a GaussianMixture (the toy datasets)
+
+
+def register_mixture(name: str) -> Callable[[Callable[..., GaussianMixture]], Callable[..., GaussianMixture]]:
+    """Register a mixture factory under ``name`` in DATASETS and list it in ``MIXTURES``."""
+    MIXTURES.append(name)
+    return DATASETS.register(name)
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -88,7 +95,7 @@ def _check_at_least_one(name: str, value: int) -> None:
         raise ValueError(f"data.dataset_options.{name}: {value} must be an integer >= 1")
 
 
-@DATASETS.register("ring")
+@register_mixture("ring")
 def ring(num_modes: int = 8, radius: float = 1.0, sigma: float = 0.01) -> GaussianMixture:
     """``num_modes`` Gaussians evenly spaced on a circle: mu_k = r (cos 2 pi k / K, sin 2 pi k / K).
 
@@ -104,7 +111,7 @@ def ring(num_modes: int = 8, radius: float = 1.0, sigma: float = 0.01) -> Gaussi
     return GaussianMixture(means.float(), float(sigma), "ring")
 
 
-@DATASETS.register("grid")
+@register_mixture("grid")
 def grid(side: int = 5, spacing: float = 2.0, sigma: float = 0.05) -> GaussianMixture:
     """``side`` x ``side`` Gaussians on a square grid centered at 0, ``spacing`` apart.
 
@@ -120,7 +127,7 @@ def grid(side: int = 5, spacing: float = 2.0, sigma: float = 0.05) -> GaussianMi
     return GaussianMixture(means.float(), float(sigma), "grid")
 
 
-@DATASETS.register("gaussian1d")
+@register_mixture("gaussian1d")
 def gaussian1d(means: tuple[float, ...] = (-2.0, 2.0), sigma: float = 0.5) -> GaussianMixture:
     """A 1-D mixture of Gaussians at ``means`` with std ``sigma``.
 

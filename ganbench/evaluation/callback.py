@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+
+
+def evaluator_for(dataset: Any) -> Callable[..., dict[str, Any]]:
+    """The function that scores a generator on ``dataset``: toy mixtures and image sets have their own."""
+    from ganbench.data.images import ImageSource
+    from ganbench.data.toy import GaussianMixture
+
+    if isinstance(dataset, GaussianMixture):
+        from ganbench.evaluation.mixture import evaluate_mixture
+
+        return evaluate_mixture
+    if isinstance(dataset, ImageSource):
+        from ganbench.evaluation.image_metrics import evaluate_images
+
+        return evaluate_images
+    raise ValueError(f"data.dataset: no evaluation for a {type(dataset).__name__}")
 
 
 def evaluate_generator(
@@ -19,14 +36,15 @@ def evaluate_generator(
     iteration: int,
     tag: str,
 ) -> tuple[dict[str, Any], Path | None]:
-    """The data module's metrics of ``num_samples`` samples from a fixed noise ``seed``.
+    """The metrics of ``num_samples`` samples from a fixed noise ``seed`` against the data module's dataset.
 
     With ``plot_dir`` the samples are also drawn to ``plot_dir/samples/{tag}_{iteration}.png``.
     Returns the metrics and the picture's path (None without ``plot_dir``).
     """
     path = Path(plot_dir) / "samples" / f"{tag}_{iteration:07d}.png" if plot_dir is not None else None
     title = f"{module.objective.describe()}  iteration {iteration}"
-    return dict(datamodule.evaluate(module, num_samples, seed, path, title, **settings)), path
+    dataset = datamodule.dataset
+    return dict(evaluator_for(dataset)(dataset, module, num_samples, seed, path, title, **settings)), path
 
 
 class Evaluation(Callback):
@@ -72,17 +90,20 @@ class Evaluation(Callback):
         self.seed = seed
         self.plot = plot
         self.evaluations_run = 0  # on this process: rank 0 evaluates, other ranks receive
+        weights = None
         if inception_weights is not None:
-            from ganbench.evaluation.inception import check_weights_file
+            from ganbench.evaluation.inception import resolve_weights
 
-            check_weights_file(inception_weights)  # a wrong file fails now, not after hours of training
+            # Checked, hashed and inspected once: a wrong file fails now, not after hours of training,
+            # and no evaluation reads it again (torch-fidelity itself loads it to build its network).
+            weights = resolve_weights(inception_weights)
         if reference_split not in ("train", "test"):
             raise ValueError(f"evaluation.reference_split: {reference_split!r}; valid choices: train, test")
         # Image metrics only (the toy mixtures ignore them): torch-fidelity's Inception weights file
         # (None: its default download), the real split the samples are compared with, TF32 in the
         # feature pass (off: strict fp32), and an MNIST classifier for class coverage.
         self.settings = {
-            "inception_weights": inception_weights,
+            "inception_weights": weights,
             "reference_split": reference_split,
             "tf32": tf32,
             "classifier": classifier,

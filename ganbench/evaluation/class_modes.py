@@ -19,9 +19,27 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ganbench.evaluation.metrics import Metric, declare
+
 NUM_DIGITS = 10
 NUM_STACKED_MODES = NUM_DIGITS**3
 _BATCH = 256
+
+_CLASSIFIED = "evaluation.final_num_samples generated images labelled by the MNIST classifier"
+declare(Metric("classes_hit", True, "classifier", f"{_CLASSIFIED}: classes predicted at least once", (0, 10)))
+declare(Metric("class_kl", False, "classifier", f"{_CLASSIFIED}: KL(class histogram || uniform)", (0, None)))
+declare(Metric("classifier_score_mean", True, "classifier", f"{_CLASSIFIED}: IS formula, 10 splits", (1, 10)))
+declare(Metric("classifier_score_std", False, "classifier", f"{_CLASSIFIED}: its std over splits", (0, None)))
+declare(
+    Metric(
+        "stacked_kl",
+        False,
+        "stacked_mnist",
+        "evaluation.final_num_samples images (26,000 in PacGAN), each channel classified: "
+        "KL(histogram of the 1,000 digit triples || uniform)",
+        (0, None),
+    )
+)
 
 
 def _kl_from_uniform(counts: Tensor) -> float:

@@ -27,9 +27,23 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ganbench.evaluation.inception import EXTRACTOR_NAME, check_weights_file, weights_have_classifier
+from ganbench.evaluation.inception import EXTRACTOR_NAME, InceptionWeights, resolve_weights
+from ganbench.evaluation.metrics import Metric, declare
 
 METRICS = ("fid", "isc", "kid", "prc")
+Weights = str | os.PathLike[str] | InceptionWeights | None
+
+_SAMPLES = "evaluation.final_num_samples generated images against the reference split's real images"
+for _key, _higher, _what, _bounds in (
+    ("fid", False, "Frechet distance of Inception pool3 statistics", (0.0, None)),
+    ("kid_mean", False, "KID, mean over subsets of 1,000 images", (None, None)),
+    ("kid_std", False, "KID, std over the subsets", (0.0, None)),
+    ("is_mean", True, "Inception Score of the generated images alone, mean over 10 splits", (1.0, None)),
+    ("is_std", False, "Inception Score, std over the splits", (0.0, None)),
+    ("precision", True, "k-NN manifold precision (k = 3) of Inception pool3 features", (0.0, 1.0)),
+    ("recall", True, "k-NN manifold recall (k = 3) of Inception pool3 features", (0.0, 1.0)),
+):
+    declare(Metric(_key, _higher, "images", f"{_what}; {_SAMPLES} (torch-fidelity)", _bounds))
 
 
 @contextmanager
@@ -140,10 +154,15 @@ class UInt8Dataset(Dataset):
         return to_uint8_rgb(item)
 
 
-def weights_digest(weights_path: str | os.PathLike[str] | None) -> str:
-    """sha256 of the weights file, or ``"default"`` for torch-fidelity's own (downloaded) weights."""
+def weights_digest(weights_path: Weights) -> str:
+    """sha256 of the weights file, or ``"default"`` for torch-fidelity's own (downloaded) weights.
+
+    A resolved :class:`InceptionWeights` already holds it: the file is not read again.
+    """
     if weights_path is None:
         return "default"
+    if isinstance(weights_path, InceptionWeights):
+        return weights_path.sha256
     digest = hashlib.sha256()
     with open(weights_path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -161,7 +180,7 @@ def real_cache_key(
     split: str,
     size: int | Sequence[int],
     transform: str,
-    weights_path: str | os.PathLike[str] | None,
+    weights_path: Weights,
 ) -> str:
     """The torch-fidelity cache name of real features: a readable prefix and a hash of every input.
 
@@ -192,7 +211,7 @@ def compute_image_metrics(
     num_samples: int,
     *,
     metrics: Sequence[str] = METRICS,
-    weights_path: str | os.PathLike[str] | None = None,
+    weights_path: Weights = None,
     cache_key: str | None = None,
     cache_root: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
@@ -237,14 +256,13 @@ def compute_image_metrics(
         "tf32": bool(tf32),
     }
     isc = "isc" in requested
-    if weights_path is not None:
-        check_weights_file(weights_path)
-        if isc and not weights_have_classifier(weights_path):
-            isc = False
-            result["is_unavailable"] = (
-                f"{Path(weights_path).name} has no Inception classifier head (pool3-only weights), "
-                "so the Inception Score cannot be computed"
-            )
+    weights = resolve_weights(weights_path)  # once: a resolved object is passed through as it is
+    if isc and not weights.has_classifier_head:
+        isc = False
+        result["is_unavailable"] = (
+            f"{Path(str(weights)).name} has no Inception classifier head (pool3-only weights), "
+            "so the Inception Score cannot be computed"
+        )
     binary = [m for m in ("fid", "kid", "prc") if m in requested]
     if not (isc or binary):
         return result  # only IS was asked for, and it is unavailable
@@ -265,7 +283,7 @@ def compute_image_metrics(
         "prc": "prc" in requested,
         # One extractor for everything: one feature pass, and no download of VGG-16 for P&R.
         "feature_extractor": EXTRACTOR_NAME,
-        "feature_extractor_weights_path": None if weights_path is None else str(weights_path),
+        "feature_extractor_weights_path": None if weights.path is None else str(weights.path),
         # The usual 10 splits, but never fewer than 10 images a split: IS of a 1-image split is exactly 1.
         "isc_splits": max(1, min(10, int(num_samples) // 10)),
         "kid_subset_size": subset,

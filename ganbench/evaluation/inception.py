@@ -28,6 +28,7 @@ import sys
 import tempfile
 import warnings
 from collections import OrderedDict
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -295,7 +296,10 @@ def weights_have_classifier(path: str | os.PathLike[str]) -> bool:
     :func:`export_inception_weights`; a trained head is never all zeros).
     """
     path = Path(path)
-    state = _validated_state(path)
+    return _has_classifier(path, _validated_state(path))
+
+
+def _has_classifier(path: Path, state: dict[str, Tensor]) -> bool:
     side = _sidecar(path)
     if side.is_file():
         try:
@@ -304,6 +308,38 @@ def weights_have_classifier(path: str | os.PathLike[str]) -> bool:
         except (OSError, ValueError, AttributeError):
             pass  # an unreadable sidecar is no evidence either way: the tensors decide
     return any(bool(state[k].abs().sum() > 0) for k in _HEAD_KEYS)
+
+
+@dataclass(frozen=True)
+class InceptionWeights:
+    """An Inception weights file checked, hashed and inspected once (``path`` None: torch-fidelity's own).
+
+    ``sha256`` keys the real-feature cache; ``has_classifier_head`` says whether IS can be computed.
+    """
+
+    path: Path | None
+    sha256: str
+    has_classifier_head: bool
+
+    def __str__(self) -> str:
+        return "torch-fidelity's default weights" if self.path is None else str(self.path)
+
+
+DEFAULT_WEIGHTS = InceptionWeights(None, "default", True)
+
+
+def resolve_weights(path: str | os.PathLike[str] | InceptionWeights | None) -> InceptionWeights:
+    """Load and validate ``path`` once into an :class:`InceptionWeights` (one-line ValueError if invalid).
+
+    None is torch-fidelity's default (downloaded) file, which has its classifier head.
+    """
+    if isinstance(path, InceptionWeights):
+        return path
+    if path is None:
+        return DEFAULT_WEIGHTS
+    path = Path(path)
+    state = _validated_state(path)
+    return InceptionWeights(path, _sha256(path), _has_classifier(path, state))
 
 
 def main(argv: list[str]) -> int:

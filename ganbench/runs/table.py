@@ -2,10 +2,16 @@
 
 Runs (``metrics.json`` files) are grouped by a config key (``--group model.objective``), optionally in
 blocks (``--by data.dataset``). Each row reports, over the *completed* runs of the group (one per seed):
-mean ± std (ddof=1) and a 95% Student-t confidence interval of each final metric; failures (diverged,
-crashed, interrupted) counted next to them, never dropped; a significance mark against a baseline group
-(Welch's t-test or Mann-Whitney U, scipy.stats); the normalized area under each metric's
-metric-vs-iteration curve; and, per ``--threshold``, the iterations needed to first reach it.
+the mean ± the std (ddof=1) or the standard error (``--spread``) and a 95% Student-t confidence interval
+of each final metric; failures (diverged, crashed, interrupted) counted next to them, never dropped; a
+significance mark against a baseline group (Welch's t-test or Mann-Whitney U, scipy.stats) corrected for
+the number of comparisons in the table (Holm, or Benjamini-Hochberg); the normalized area under each
+metric's metric-vs-iteration curve; and, per ``--threshold``, the iterations needed to first reach it.
+"Best" marks every group not significantly worse than the group with the best mean. Directions (higher
+or lower is better) come from the metric registry (:mod:`ganbench.evaluation.metrics`).
+
+``--reference`` adds the toy benchmark's reference rows, ``data`` and ``noise``
+(:mod:`ganbench.evaluation.reference`), scored from the runs' recorded dataset config.
 
 A metric stored as ``null`` is a non-finite value (``json_safe`` writes inf as null; e.g. ``reverse_kl``
 is +inf when no sample is high quality). It is taken as the worst value in the metric's direction
@@ -35,14 +41,28 @@ import numpy as np
 from scipy import integrate, stats
 
 from ganbench.argparser import OneLineParser
+from ganbench.evaluation.metrics import headline_metrics, higher_is_better
 from ganbench.runs.atomic import write_atomic
+from ganbench.runs.record import (
+    COMPLETED,
+    CRASHED,
+    DIVERGED,
+    INTERRUPTED,
+    RECORD_NAME,
+    RecordError,
+    read_record,
+)
 
-RECORD_NAME = "metrics.json"
-COUNTED = "completed"
-FAILED = ("diverged", "crashed", "interrupted")  # a result, but not one to average
-DEFAULT_METRICS = ("high_quality_fraction", "modes_captured", "reverse_kl")
-DEFAULT_LOWER_IS_BETTER = ("reverse_kl", "fid", "kid_mean")
+COUNTED = COMPLETED
+FAILED = (DIVERGED, CRASHED, INTERRUPTED)  # a result, but not one to average
+# Without --metrics: the registry's headline metrics the runs have, else PacGAN's three (older runs).
+PACGAN_METRICS = ("high_quality_fraction", "modes_captured", "reverse_kl")
+DEFAULT_METRICS = PACGAN_METRICS
 CONFIDENCE = 0.95
+SPREADS = {
+    "std": "the standard deviation over runs (ddof=1)",
+    "se": "the standard error of the mean (std / sqrt(n))",
+}
 MISSING = object()  # a key absent from a record (distinct from a stored null)
 # Config keys expected to differ within a row (the seed) or that cannot change a result (bookkeeping).
 PER_RUN_KEYS = (
@@ -98,13 +118,9 @@ def find_runs(paths: Iterable[str | Path]) -> list[Run]:
     runs = []
     for file in files:
         try:
-            record = json.loads(file.read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise TableError(
-                f"RUN_DIRS: {file} is not a readable run record ({type(error).__name__})"
-            ) from None
-        if not isinstance(record, dict) or "status" not in record:
-            raise TableError(f"RUN_DIRS: {file} is not a ganbench run record (no 'status')")
+            record = read_record(file)
+        except RecordError as error:
+            raise TableError(f"RUN_DIRS: {error}") from None
         runs.append(Run(file.parent, record))
     return runs
 
@@ -188,9 +204,11 @@ class Summary:
     n_null: int = 0
     mean: float = math.nan
     std: float = math.nan
+    se: float = math.nan
     ci_low: float = math.nan
     ci_high: float = math.nan
     p_value: float | None = None
+    p_adjusted: float | None = None  # corrected for the comparisons of the table (--correction)
     best: bool = False
     reached: int | None = None  # iterations-to-threshold cells: how many runs reached it
     total: int | None = None
@@ -206,7 +224,7 @@ def summarize(values: Sequence[float | None], worst: float) -> Summary:
     summary.mean = float(xs.mean())
     if xs.size > 1 and np.isfinite(xs).all():
         summary.std = float(xs.std(ddof=1))
-        sem = summary.std / math.sqrt(xs.size)
+        summary.se = sem = summary.std / math.sqrt(xs.size)
         if sem > 0:
             low, high = stats.t.interval(CONFIDENCE, xs.size - 1, loc=summary.mean, scale=sem)
             summary.ci_low, summary.ci_high = float(low), float(high)
@@ -234,6 +252,47 @@ TESTS: dict[str, SignificanceTest] = {
     "welch": SignificanceTest(_welch, "Welch's t-test (two-sided, unequal variances)", 2),
     "mannwhitney": SignificanceTest(_mann_whitney, "Mann-Whitney U test (two-sided)", 1),
 }
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (Holm, 1979): sorted ascending, p_(i) x (m - i + 1), made
+    monotone and capped at 1. Rejecting where the adjusted p < alpha controls the family-wise error."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (false discovery rate), scipy.stats.false_discovery_control."""
+    return [float(p) for p in stats.false_discovery_control(np.asarray(p_values, dtype=float), method="bh")]
+
+
+@dataclass(frozen=True)
+class Correction:
+    adjust: Callable[[Sequence[float]], list[float]]
+    description: str
+
+
+CORRECTIONS: dict[str, Correction] = {
+    "holm": Correction(holm, "Holm's step-down correction (family-wise error)"),
+    "bh": Correction(benjamini_hochberg, "Benjamini-Hochberg correction (false discovery rate)"),
+    "none": Correction(lambda ps: [float(p) for p in ps], "no correction for multiple comparisons"),
+}
+
+
+def adjust(p_values: Sequence[float], correction: str) -> list[float]:
+    """Adjusted p-values; undefined (NaN) ones stay NaN and are not counted in the family."""
+    defined = [i for i, p in enumerate(p_values) if not math.isnan(p)]
+    out = [math.nan] * len(p_values)
+    if defined:
+        for i, q in zip(defined, CORRECTIONS[correction].adjust([p_values[i] for i in defined]), strict=True):
+            out[i] = q
+    return out
 
 
 def p_value(test: SignificanceTest, a: Sequence[float], b: Sequence[float]) -> float:
@@ -354,10 +413,11 @@ class Row:
     runs: list[Run] = field(default_factory=list)  # the completed runs: the statistics' sample
     failures: Counter[str] = field(default_factory=Counter)
     cells: dict[str, Summary] = field(default_factory=dict)
+    reference: int = 0  # reference rows (data, noise): the number of draws; 0 for a group of runs
 
     @property
     def n(self) -> int:
-        return len(self.runs)
+        return self.reference or len(self.runs)
 
 
 @dataclass
@@ -373,6 +433,10 @@ class Table:
     skipped: list[Run]
     lower_is_better: list[str]
     command: str = ""
+    spread: str = "std"
+    correction: str = "holm"
+    comparisons: int = 0  # size of the family the significance marks are corrected over
+    reference_note: str = ""
 
     @property
     def notes(self) -> list[str]:
@@ -403,25 +467,47 @@ def _row_label(table: Table, run: Run) -> str:
     return ", ".join(label(lookup(run.record, k)) for k in [*table.by_keys, table.group_key])
 
 
+def default_metrics(runs: Sequence[Run]) -> list[str]:
+    """The registry's headline metrics the runs report, else PacGAN's three (runs from before them)."""
+    available = {m for run in runs for m in run.metrics}
+    headline = [m for m in headline_metrics() if m in available]
+    return headline or list(PACGAN_METRICS)
+
+
 def build_table(
     runs: Sequence[Run],
     group: str = "model.objective",
     by: Sequence[str] = (),
-    metrics: Sequence[str] = DEFAULT_METRICS,
-    lower_is_better: Sequence[str] = DEFAULT_LOWER_IS_BETTER,
+    metrics: Sequence[str] | None = None,
+    lower_is_better: Sequence[str] | None = None,
     thresholds: Sequence[Threshold] = (),
     baseline: str | None = None,
     test: str = "welch",
     alpha: float = 0.05,
     auc: bool = True,
+    spread: str = "std",
+    correction: str = "holm",
+    reference: int = 0,
 ) -> Table:
-    """Group the runs and compute every cell; raises TableError on bad input."""
+    """Group the runs and compute every cell; raises TableError on bad input.
+
+    ``metrics`` None: :func:`default_metrics`. ``lower_is_better`` None: each metric's registered
+    direction (unregistered keys: higher is better); a list replaces the registry. ``reference`` > 0
+    adds the data and noise rows, each over that many draws.
+    """
     if test not in TESTS:
         raise TableError(f"--test: unknown test {test!r}; valid choices: {', '.join(TESTS)}")
     if not 0 < alpha < 1:
         raise TableError(f"--alpha: must be in (0, 1), got {alpha}")
+    if spread not in SPREADS:
+        raise TableError(f"--spread: unknown spread {spread!r}; valid choices: {', '.join(SPREADS)}")
+    if correction not in CORRECTIONS:
+        raise TableError(
+            f"--correction: unknown correction {correction!r}; valid choices: {', '.join(CORRECTIONS)}"
+        )
     for key, option in [(group, "--group"), *((k, "--by") for k in by)]:
         check_key(runs, key, option)
+    metrics = default_metrics(runs) if metrics is None else list(metrics)
     available = {m for run in runs for part in (run.metrics, *run.history) for m in part}
     valid = sorted(available - {"iteration", "num_samples"})
     for option, names in (("--metrics", metrics), ("--threshold", [t.metric for t in thresholds])):
@@ -430,7 +516,9 @@ def build_table(
                 raise TableError(f"{option}: unknown metric {metric!r}; valid choices: {', '.join(valid)}")
 
     def higher(metric: str) -> bool:
-        return metric not in lower_is_better
+        if lower_is_better is not None:
+            return metric not in lower_is_better
+        return higher_is_better(metric)
 
     columns = [Column("final", m, higher(m)) for m in metrics]
     columns += [Column("auc", m, higher(m)) for m in metrics] if auc else []
@@ -458,9 +546,13 @@ def build_table(
     for row in ordered:
         for column in columns:
             row.cells[column.key] = _cell(row.runs, column)
-    table = Table(
-        group, list(by), columns, ordered, baseline, test, alpha, list(runs), skipped, list(lower_is_better)
-    )
+    lower = [c.metric for c in columns if not c.higher_is_better]
+    table = Table(group, list(by), columns, ordered, baseline, test, alpha, list(runs), skipped, lower)
+    table.spread, table.correction = spread, correction
+    if reference:
+        from ganbench.runs.reference_rows import add_reference_rows
+
+        add_reference_rows(table, reference)
     _mark_significance(table)
     _mark_best(table)
     return table
@@ -493,25 +585,45 @@ def _blocks(table: Table) -> dict[tuple[str, ...], list[Row]]:
     return blocks
 
 
+def _compared(rows: Sequence[Row]) -> list[Row]:
+    """The rows that take part in tests and best marks: groups of runs, not reference rows."""
+    return [row for row in rows if not row.reference]
+
+
 def _mark_significance(table: Table) -> None:
-    """p-values of each final/AUC column against the baseline row of the same block."""
+    """p-values of each final/AUC column against the baseline row of the same block, corrected over
+    every comparison of the table (one family: what a reader scans for marks)."""
     if table.baseline is None:
         return
     test = TESTS[table.test]
+    cells: list[Summary] = []
     for rows in _blocks(table).values():
-        base = next((r for r in rows if r.group == table.baseline), None)
-        for row in rows:
+        base = next((r for r in rows if r.group == table.baseline and not r.reference), None)
+        for row in _compared(rows):
             if base is None or row is base:
                 continue
             for column in table.columns:
                 if column.kind != "reach":
                     cell, reference = row.cells[column.key], base.cells[column.key]
                     cell.p_value = p_value(test, reference.values, cell.values)
+                    cells.append(cell)
+    adjusted = adjust([c.p_value for c in cells if c.p_value is not None], table.correction)
+    for cell, q in zip(cells, adjusted, strict=True):
+        cell.p_adjusted = q
+    table.comparisons = sum(not math.isnan(c.p_value) for c in cells if c.p_value is not None)
 
 
 def _mark_best(table: Table) -> None:
-    """Bold the best mean per column and block; for thresholds: most runs reaching it, then fastest."""
-    for rows in _blocks(table).values():
+    """Mark, per column and block, the best mean and every group not significantly worse than it.
+
+    "Not significantly worse": the table's test of the group against the best group gives a p-value,
+    corrected over the column's comparisons, of at least alpha; where the test is undefined (too few
+    runs, no variance) only a mean equal to the best counts. Thresholds: most runs reaching it, then
+    fewest iterations (no test). Reference rows take no part.
+    """
+    test = TESTS[table.test]
+    for all_rows in _blocks(table).values():
+        rows = _compared(all_rows)
         for column in table.columns:
             scores: dict[int, tuple[float, ...]] = {}
             for i, row in enumerate(rows):
@@ -521,10 +633,19 @@ def _mark_best(table: Table) -> None:
                         scores[i] = (cell.reached, -cell.mean)
                 elif math.isfinite(cell.mean):
                     scores[i] = (cell.mean if column.higher_is_better else -cell.mean,)
-            if scores:
-                top = max(scores.values())
-                for i, score in scores.items():
-                    rows[i].cells[column.key].best = score == top
+            if not scores:
+                continue
+            top = max(scores.values())
+            leader = next(i for i, score in scores.items() if score == top)
+            others = [i for i in scores if scores[i] != top]
+            for i, score in scores.items():
+                rows[i].cells[column.key].best = score == top
+            if column.kind == "reach" or not others:
+                continue
+            best_values = rows[leader].cells[column.key].values
+            raw = [p_value(test, best_values, rows[i].cells[column.key].values) for i in others]
+            for i, q in zip(others, adjust(raw, table.correction), strict=True):
+                rows[i].cells[column.key].best = not math.isnan(q) and q >= table.alpha
 
 
 # ------------------------------------------------------------------------------------------- rendering
@@ -584,13 +705,14 @@ def render_cell(cell: Summary, column: Column, table: Table, style: Style, digit
         return style.none if column.kind != "reach" else f"{style.none} (0/{cell.total})"
     mean = number(cell.mean, digits, style)
     text = style.bold(mean) if cell.best else mean
-    if not math.isnan(cell.std):
-        text += style.pm + number(cell.std, digits, style)
+    spread = cell.se if table.spread == "se" and column.kind != "reach" else cell.std
+    if not math.isnan(spread):
+        text += style.pm + number(spread, digits, style)
     if column.kind == "reach":
         return f"{text} ({cell.reached}/{cell.total})"
     if not math.isnan(cell.ci_low):
         text += f" [{number(cell.ci_low, digits, style)}, {number(cell.ci_high, digits, style)}]"
-    if cell.p_value is not None and cell.p_value < table.alpha:
+    if cell.p_adjusted is not None and cell.p_adjusted < table.alpha:
         text += style.dagger
     if cell.n_null:
         text += f" ({cell.n_null}/{len(cell.values)} null)"
@@ -600,6 +722,8 @@ def render_cell(cell: Summary, column: Column, table: Table, style: Style, digit
 
 
 def _failures(row: Row) -> str:
+    if row.reference:
+        return "-"
     total = sum(row.failures.values())
     if not total:
         return "0"
@@ -609,24 +733,36 @@ def _failures(row: Row) -> str:
 def legend(table: Table, style: Style) -> list[str]:
     """The sentences a reader needs to read the cells (the caption in LaTeX)."""
     e = style.escape
-    lower = [m for m in table.lower_is_better if any(c.metric == m for c in table.columns)]
+    lower = sorted({c.metric for c in table.columns if not c.higher_is_better})
     direction = (
         f"lower is better for {', '.join(lower)}, higher for the rest" if lower else "higher is better"
     )
+    test = TESTS[table.test].description
+    correction = CORRECTIONS[table.correction].description
     lines = [
         e("Cells: mean")
         + style.pm
         + e(
-            "std [95% CI, Student t] over the completed runs of each group "
-            "(n, one per seed); failures (diverged, crashed, interrupted) are counted, not averaged."
+            f"{table.spread} [95% CI, Student t] over the completed runs of each group "
+            f"(n, one per seed); the spread is {SPREADS[table.spread]}; failures (diverged, crashed, "
+            "interrupted) are counted, not averaged."
         ),
-        style.bold(e("Bold")) + e(f": best per column ({direction})."),
+        style.bold(e("Bold"))
+        + e(
+            f": the best mean per column ({direction}) and every group not significantly worse than it "
+            f"({test}, {correction} over the column's comparisons, alpha {table.alpha:g})."
+        ),
     ]
     if table.baseline is not None:
-        test = TESTS[table.test].description
         lines.append(
-            style.dagger + e(f": p < {table.alpha:g} against {table.group_key}={table.baseline}, {test}.")
+            style.dagger
+            + e(
+                f": p < {table.alpha:g} against {table.group_key}={table.baseline}, {test}, after "
+                f"{correction} over the {table.comparisons} comparisons of the table."
+            )
         )
+    if table.reference_note:
+        lines.append(e(table.reference_note))
     if any(c.kind == "auc" for c in table.columns):
         lines.append(
             e("AUC: trapezoidal area under the metric-vs-iteration curve divided by the iteration span.")
@@ -662,8 +798,39 @@ def footer(table: Table) -> str:
     by_status = ", ".join(f"{v} {k}" for k, v in sorted(statuses.items()))
     return (
         f"Command: {table.command or '(api)'}; {len(table.runs)} runs ({by_status}); "
-        f"seeds: {', '.join(seeds)}; num_samples: {counts(samples)}; iterations: {counts(iterations)}."
+        f"seeds: {', '.join(seeds)}; num_samples: {counts(samples)}; iterations: {counts(iterations)}; "
+        f"spread: {table.spread}, {SPREADS[table.spread]}; significance: {TESTS[table.test].description}, "
+        f"{CORRECTIONS[table.correction].description}; {provenance(table.runs)}"
     )
+
+
+def provenance(runs: Sequence[Run]) -> str:
+    """The commits the runs came from, flagging dirty trees and runs from more than one commit.
+
+    A run is dirty when its record says ``git_dirty: true`` or its ``git_commit`` ends in "-dirty" (the
+    form records had before ``git_dirty``): its code is not recoverable from the commit.
+    """
+    commits: Counter[str] = Counter()
+    dirty = 0
+    for run in runs:
+        commit = run.record.get("git_commit")
+        if isinstance(commit, str) and commit.endswith("-dirty"):
+            commit = commit[: -len("-dirty")]
+            dirty += 1
+        elif run.record.get("git_dirty") is True:
+            dirty += 1
+        commits[commit[:12] if isinstance(commit, str) else "unknown"] += 1
+    text = "commits: " + ", ".join(f"{c} ({v} runs)" for c, v in sorted(commits.items()))
+    warnings_ = []
+    if len(commits) > 1:
+        warnings_.append(f"MIXED: the runs come from {len(commits)} commits")
+    if dirty:
+        warnings_.append(
+            f"DIRTY: {dirty} of {len(runs)} runs had uncommitted changes (their code is not the commit's)"
+        )
+    if "unknown" in commits:
+        warnings_.append(f"{commits['unknown']} runs record no commit")
+    return text + "." + "".join(f" {w}." for w in warnings_)
 
 
 def _header(table: Table) -> list[str]:
@@ -674,7 +841,7 @@ def _body(table: Table, style: Style, digits: int) -> list[list[str]]:
     return [
         [
             *(style.escape(b) for b in row.block),
-            style.escape(row.group),
+            style.escape(f"{row.group} (reference)" if row.reference else row.group),
             str(row.n),
             _failures(row),
             *(render_cell(row.cells[c.key], c, table, style, digits) for c in table.columns),
@@ -728,10 +895,10 @@ def _csv_number(x: float | int | None) -> str:
 
 def render_csv(table: Table, digits: int = 3) -> str:
     """One row per group with numeric columns; no footer, so that any CSV reader takes it as is."""
-    header = [*table.by_keys, table.group_key, "n", "failures", *FAILED, "seeds"]
+    header = [*table.by_keys, table.group_key, "n", "failures", *FAILED, "seeds", "reference"]
     for column in table.columns:
-        stats_ = ["mean", "std", "ci_low", "ci_high"]
-        stats_ += ["reached"] if column.kind == "reach" else ["n_null", "p_value", "best"]
+        stats_ = ["mean", "std", "se", "ci_low", "ci_high"]
+        stats_ += ["reached"] if column.kind == "reach" else ["n_null", "p_value", "p_adjusted", "best"]
         header += [f"{column.key}_{s}" for s in stats_]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -745,13 +912,19 @@ def render_csv(table: Table, digits: int = 3) -> str:
             *(row.failures[s] for s in FAILED),
         ]
         values.append(" ".join(sorted({label(r.record.get("seed")) for r in row.runs}, key=sort_key)))
+        values.append(int(bool(row.reference)))
         for column in table.columns:
             cell = row.cells[column.key]
-            values += [_csv_number(v) for v in (cell.mean, cell.std, cell.ci_low, cell.ci_high)]
+            values += [_csv_number(v) for v in (cell.mean, cell.std, cell.se, cell.ci_low, cell.ci_high)]
             if column.kind == "reach":
                 values.append(cell.reached)
             else:
-                values += [cell.n_null, _csv_number(cell.p_value), int(cell.best)]
+                values += [
+                    cell.n_null,
+                    _csv_number(cell.p_value),
+                    _csv_number(cell.p_adjusted),
+                    int(cell.best),
+                ]
         writer.writerow(values)
     return out.getvalue()
 
@@ -769,23 +942,44 @@ FORMATS: dict[str, Callable[[Table, int], str]] = {
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="python -m ganbench table",
-        description="Benchmark table over run directories: mean ± std and 95%% t CI over seeds, failures, "
-        "significance against a baseline group, convergence (AUC, iterations to a threshold).",
+        description="Benchmark table over run directories: mean ± std (or se) and 95%% t CI over seeds, "
+        "failures, corrected significance against a baseline group, convergence (AUC, iterations to a "
+        "threshold), reference rows.",
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIRS", help="run directories or folders holding them")
     p.add_argument(
         "--group", default="model.objective", help="dotted config key of the rows (model.objective)"
     )
     p.add_argument("--by", nargs="*", default=[], help="dotted config keys of the blocks, e.g. data.dataset")
-    p.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS), help="final metrics to report")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=None,
+        help=f"final metrics to report (the headline metrics the runs have, else {' '.join(PACGAN_METRICS)})",
+    )
     p.add_argument("--baseline", help="group value the others are tested against, e.g. nonsaturating")
     p.add_argument("--test", default="welch", help=f"significance test: {', '.join(TESTS)} (welch)")
     p.add_argument("--alpha", type=float, default=0.05, help="significance level of the mark (0.05)")
     p.add_argument(
+        "--correction",
+        default="holm",
+        help=f"multiple-comparison correction of the marks: {', '.join(CORRECTIONS)} (holm)",
+    )
+    p.add_argument("--spread", default="std", help=f"what ± shows: {', '.join(SPREADS)} (std)")
+    p.add_argument(
+        "--reference",
+        nargs="?",
+        type=int,
+        const=10,
+        default=0,
+        metavar="DRAWS",
+        help="add the data and noise reference rows (toy datasets), over DRAWS draws (10)",
+    )
+    p.add_argument(
         "--lower-is-better",
         nargs="*",
-        default=list(DEFAULT_LOWER_IS_BETTER),
-        help=f"metrics where lower is better ({' '.join(DEFAULT_LOWER_IS_BETTER)})",
+        default=None,
+        help="metrics where lower is better (default: each metric's registered direction)",
     )
     p.add_argument(
         "--threshold", nargs="*", default=[], help="e.g. modes_captured>=8: iterations to reach it"
@@ -818,6 +1012,9 @@ def main(argv: list[str] | None = None) -> int:
             test=args.test,
             alpha=args.alpha,
             auc=not args.no_auc,
+            spread=args.spread,
+            correction=args.correction,
+            reference=args.reference,
         )
     except TableError as error:
         print(f"error: {error}", file=sys.stderr)

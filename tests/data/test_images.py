@@ -17,9 +17,12 @@ import torchvision.datasets.mnist
 from PIL import Image
 from torch import nn
 
-from ganbench.data import GANDataModule, images
+from ganbench.data import GANDataModule
 from ganbench.data.images import cifar10, fashion_mnist, image_folder, mnist, scale
 from ganbench.data.registry import DATASETS
+from ganbench.evaluation import image_metrics
+from ganbench.evaluation.fidelity import UInt8Dataset
+from ganbench.evaluation.image_metrics import evaluate_images
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = ("mnist/dcgan", "fashion_mnist/dcgan", "cifar10/dcgan", "cifar10/resnet", "stacked_mnist/dcgan")
@@ -131,8 +134,10 @@ def test_reference_split_is_uint8_rgb_and_can_be_limited(tiny_mnist):
     source = mnist(root=str(root), download=False)
     test = source.reference_dataset("test")
     assert len(test) == 20 and len(source.reference_dataset("train")) == 64
-    assert test[0].shape == (3, 28, 28) and test[0].dtype == torch.uint8
-    assert torch.equal(test[3][1], torch.from_numpy(pixels["test"][3]))  # grey copied to 3 channels
+    assert test[0].shape == (1, 28, 28) and test[0].dtype == torch.uint8
+    rgb = UInt8Dataset(test)  # what torch-fidelity is given
+    assert rgb[3].shape == (3, 28, 28) and rgb[3].dtype == torch.uint8
+    assert torch.equal(rgb[3][1], torch.from_numpy(pixels["test"][3]))  # grey copied to 3 channels
     limited = mnist(root=str(root), download=False, reference_limit=5)
     assert len(limited.reference_dataset("test")) == 5
     assert torch.equal(limited.reference_dataset("test")[4], test[4])  # the first images
@@ -230,7 +235,7 @@ def test_image_folder_resizes_and_center_crops(tmp_path):
     assert gray.sample_shape == (1, 16, 16)
     batch = batches(gray, 2, 1)[0]
     assert batch.shape == (2, 1, 16, 16) and batch.dtype == torch.float32
-    assert gray.reference_dataset("test")[0].shape == (3, 16, 16)  # test falls back to the same folder
+    assert gray.reference_dataset("test")[0].shape == (1, 16, 16)  # test falls back to the same folder
     assert gray.resolve_split("test") == "train"
 
 
@@ -272,7 +277,7 @@ def fidelity_calls(monkeypatch, tmp_path):
         calls.append({"real": real, "num_samples": num_samples, **kwargs})
         return {"fid": 1.0, "num_samples": num_samples, "num_real": len(real)}
 
-    monkeypatch.setattr(images, "compute_image_metrics", fake)
+    monkeypatch.setattr(image_metrics, "compute_image_metrics", fake)
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path / "cache"))
     return calls
 
@@ -292,7 +297,7 @@ def test_evaluate_passes_the_reference_and_adds_class_metrics(tiny_mnist, fideli
     source = mnist(root=str(root), download=False, reference_limit=10)
     plot = tmp_path / "samples" / "eval.png"
     checkpoint = write_classifier(tmp_path / "classifier.pt")
-    metrics = source.evaluate(FakeGAN((1, 28, 28)), 30, 7, plot, "t", classifier=str(checkpoint))
+    metrics = evaluate_images(source, FakeGAN((1, 28, 28)), 30, 7, plot, "t", classifier=str(checkpoint))
     (call,) = fidelity_calls
     assert call["num_samples"] == 30 and call["seed"] == 7 and call["device"] == torch.device("cpu")
     assert call["cache_root"] == tmp_path / "cache" / "fidelity"
@@ -302,11 +307,11 @@ def test_evaluate_passes_the_reference_and_adds_class_metrics(tiny_mnist, fideli
     assert {"classes_hit", "class_kl", "classifier_score_mean", "classifier_score_std"} <= set(metrics)
     assert Image.open(plot).size == (8 * 28 + 9 * 2, 8 * 28 + 9 * 2)  # 8x8 grid, 2 px padding
 
-    source.evaluate(FakeGAN((1, 28, 28)), 30, 7, None, "t", reference_split="train")
+    evaluate_images(source, FakeGAN((1, 28, 28)), 30, 7, None, "t", reference_split="train")
     train_key = fidelity_calls[-1]["cache_key"]
     assert train_key != call["cache_key"]  # split, limit and pixels are in the key
     other = mnist(root=str(root), download=False, reference_limit=11)
-    other.evaluate(FakeGAN((1, 28, 28)), 30, 7, None, "t")
+    evaluate_images(other, FakeGAN((1, 28, 28)), 30, 7, None, "t")
     assert fidelity_calls[-1]["cache_key"] not in (call["cache_key"], train_key)
 
 
@@ -314,7 +319,9 @@ def test_evaluate_without_a_test_split_records_the_split_used(tmp_path, fidelity
     for i in range(3):
         _band_image(tmp_path / "img" / f"{i}.png", 20, 20)
     source = image_folder(root=str(tmp_path / "img"), size=28, channels=3)
-    metrics = source.evaluate(FakeGAN((3, 28, 28)), 8, 0, None, "t", reference_split="test", classifier="x")
+    metrics = evaluate_images(
+        source, FakeGAN((3, 28, 28)), 8, 0, None, "t", reference_split="test", classifier="x"
+    )
     assert metrics["reference_split"] == "train"
     assert "1x28x28" in metrics["classifier_unavailable"]  # the digit classifier is not for RGB data
 

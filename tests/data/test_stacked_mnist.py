@@ -11,6 +11,8 @@ from ganbench.data import images
 from ganbench.data.module import batch_seed
 from ganbench.data.registry import DATASETS
 from ganbench.data.stacked_mnist import NUM_IMAGES, TEST_IMAGES, StackedDigits, stacked_mnist
+from ganbench.evaluation import image_metrics
+from ganbench.evaluation.image_metrics import evaluate_images
 
 
 @pytest.fixture(scope="module")
@@ -120,13 +122,15 @@ def test_evaluate_adds_the_stacked_mode_metrics(source, monkeypatch, tmp_path):
         calls.append(kwargs["cache_key"])
         return {"fid": 1.0, "num_samples": num_samples, "num_real": len(real)}
 
-    monkeypatch.setattr(images, "compute_image_metrics", fake)  # Inception runs in test_images' CLI test
+    monkeypatch.setattr(
+        image_metrics, "compute_image_metrics", fake
+    )  # Inception runs in test_images' CLI test
     monkeypatch.setenv("GANBENCH_CACHE", str(tmp_path))
     torch.manual_seed(0)
     path = tmp_path / "classifier.pt"
     state = classifier.MNISTClassifier().state_dict()
     torch.save({**dict.fromkeys(classifier.CHECKPOINT_KEYS, 0), "state_dict": state}, path)
-    metrics = source.evaluate(FakeGAN(), 100, 0, tmp_path / "grid.png", "t", classifier=str(path))
+    metrics = evaluate_images(source, FakeGAN(), 100, 0, tmp_path / "grid.png", "t", classifier=str(path))
     assert calls[0].startswith("ganbench-stacked_mnist-test-")
     assert (metrics["num_samples"], metrics["num_real"], metrics["reference_split"]) == (
         100,

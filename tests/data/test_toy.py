@@ -1,6 +1,8 @@
 """Gaussian-mixture toy datasets: mode layouts, sampling, determinism, validation, density."""
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -138,12 +140,17 @@ def test_log_density_in_2d_matches_the_formula():
     assert data.log_density(x).item() == pytest.approx(expected, rel=1e-5)
 
 
-def test_evaluate_and_plot_delegate(tmp_path):
-    data = ring()
-    metrics = data.evaluate(data.sample(2_000, _gen(0)))
-    assert metrics["modes_captured"] == 8
-    assert metrics["high_quality_fraction"] > 0.98  # 3-sigma disk of a 2-D Gaussian: 1 - e^-4.5
-    assert metrics["num_samples"] == 2_000
-    out = data.plot(data.sample(500, _gen(0)), tmp_path / "ring.png", title="ring")
-    assert out == tmp_path / "ring.png"
-    assert out.stat().st_size > 0
+def test_bounding_box_holds_every_mean():
+    low, high = grid().bounding_box()
+    assert low.tolist() == [-4.0, -4.0] and high.tolist() == [4.0, 4.0]
+    low, high = ring().bounding_box()
+    assert low.tolist() == pytest.approx([-1.0, -1.0], abs=1e-6) and high.tolist() == [1.0, 1.0]
+
+
+def test_data_imports_nothing_from_evaluation():
+    """Datasets expose what metrics need; they never import the metrics (issue 11)."""
+    import ganbench.data
+
+    for path in Path(ganbench.data.__file__).parent.glob("*.py"):
+        imports = re.findall(r"^\s*(?:from|import)\s+(ganbench\.\w+)", path.read_text(), re.MULTILINE)
+        assert "ganbench.evaluation" not in imports, path.name

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from ganbench.evaluation.modes import mode_metrics
+from ganbench.evaluation.modes import mode_metrics, nearest_modes
 from ganbench.evaluation.scatter import scatter_plot
 
 SIGMA = 0.01
@@ -134,3 +134,63 @@ def test_scatter_plot_leaves_no_pyplot_figures(tmp_path):
 def test_scatter_plot_rejects_3d(tmp_path):
     with pytest.raises(ValueError, match="1-D or 2-D"):
         scatter_plot(torch.zeros(5, 3), torch.zeros(2, 3), 0.1, tmp_path / "x.png")
+
+
+# ---------------------------------------------------------------------- modes_covered, off_mode_mass
+def _score(mixture, samples):
+    from ganbench.evaluation.mixture import score_mixture
+
+    keys = ("high_quality_fraction", "modes_captured", "modes_covered", "off_mode_mass")
+    return score_mixture(mixture, samples, keys)
+
+
+def test_high_quality_probability_is_the_chi_square_closed_form():
+    from ganbench.evaluation.modes import high_quality_probability
+
+    assert high_quality_probability(2) == pytest.approx(1 - math.exp(-4.5), rel=1e-12)
+    assert high_quality_probability(1) == pytest.approx(math.erf(3 / math.sqrt(2)), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["ring", "grid"])
+def test_data_covers_every_mode_and_uniform_or_gaussian_noise_none(name):
+    from ganbench.data import DATASETS
+
+    mixture = DATASETS.build(name, {}, field="data.dataset")
+    k = mixture.num_modes
+    g = torch.Generator().manual_seed(0)
+    data = _score(mixture, mixture.sample(2500, g))
+    assert data["modes_covered"] == k and data["modes_captured"] == k
+    assert data["off_mode_mass"] == pytest.approx(math.exp(-4.5), abs=0.006)  # 1 - P(chi_2 <= 3)
+    assert data["off_mode_mass"] == pytest.approx(1 - data["high_quality_fraction"], abs=1e-12)
+    low, high = mixture.bounding_box()
+    uniform = low - 1 + (high - low + 2) * torch.rand(2500, 2, generator=g)
+    # Isotropic Gaussian noise covering the modes (the means' centre and spread): the shape that
+    # fooled modes_captured most (it "captures" modes with a few stray samples).
+    blob = mixture.means.mean(0) + mixture.means.std(0) * torch.randn(2500, 2, generator=g)
+    for noise in (uniform, blob):
+        scores = _score(mixture, noise)
+        assert scores["modes_covered"] <= 0.1 * k and scores["off_mode_mass"] > 0.95
+
+
+def test_dropping_k_modes_covers_k_fewer():
+    from ganbench.data.toy import grid
+
+    mixture = grid()
+    samples = mixture.sample(5000, torch.Generator().manual_seed(1))
+    nearest, _ = nearest_modes(samples, mixture.means)
+    for dropped in (0, 1, 7, 24):
+        kept = samples[nearest >= dropped]  # modes 0 .. dropped-1 get nothing
+        scores = _score(mixture, kept)
+        assert scores["modes_covered"] == 25 - dropped and scores["modes_captured"] == 25 - dropped
+
+
+def test_a_mode_needs_its_share_of_the_expected_mass():
+    from ganbench.evaluation.modes import COVERAGE_SHARE, MixtureSamples, modes_covered
+
+    # 8 modes, n = 1000: a mode expects 125 x 0.9889 = 123.6 high-quality samples; the share is 12.36.
+    per_mode = [300, 300, 200, 100, 50, 13, 12, 25]
+    samples = torch.cat([RING[i].repeat(c, 1) for i, c in enumerate(per_mode)])
+    scored = MixtureSamples(samples, RING, SIGMA)
+    threshold = COVERAGE_SHARE * 1000 / 8 * (1 - math.exp(-4.5))
+    assert 12 < threshold < 13
+    assert modes_covered(scored) == sum(c >= threshold for c in per_mode) == 7

@@ -117,11 +117,14 @@ def test_best_is_bold_per_direction(bench):
     table = build_table(find_runs([bench]), metrics=["high_quality_fraction", "reverse_kl"], auc=False)
     cells = {row.group: row.cells for row in table.rows}
     assert cells["nonsaturating"]["high_quality_fraction"].best  # higher is better
-    assert not cells["minimax"]["high_quality_fraction"].best
+    # 0.63 vs 0.905 on 3 and 4 seeds: Welch p = 0.08, not significantly worse, so also marked.
+    assert stats.ttest_ind(NONSAT_HQF, MINIMAX_HQF, equal_var=False).pvalue > 0.05
+    assert cells["minimax"]["high_quality_fraction"].best
     assert cells["nonsaturating"]["reverse_kl"].best  # 0.25 < 1.5: lower is better
+    assert not cells["minimax"]["reverse_kl"].best  # and clearly apart (p < 0.01)
     text = render_markdown(table)
-    assert f"**{statistics.mean(NONSAT_HQF):.3g}**" in text
-    assert f"**{statistics.mean(MINIMAX_HQF):.3g}**" not in text
+    assert f"**{statistics.mean(NONSAT_KL):.3g}**" in text
+    assert f"**{statistics.mean(MINIMAX_KL):.3g}**" not in text
     # --lower-is-better replaces the default list: reverse_kl becomes higher-is-better.
     flipped = build_table(find_runs([bench]), metrics=["reverse_kl"], lower_is_better=[], auc=False)
     assert next(r for r in flipped.rows if r.group == "minimax").cells["reverse_kl"].best
