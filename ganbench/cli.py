@@ -384,7 +384,6 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "plot": _lazy("ganbench.runs.plot"),
     "classifier": _lazy("ganbench.evaluation.classifier"),
     "score": _lazy("ganbench.evaluation.score"),
-    "score": _lazy("ganbench.evaluation.score"),
     "ensemble": _lazy("ganbench.ensemble_cli"),
 }
 
