@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import lightning
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 import ganbench
 from ganbench.runs.atomic import write_json_atomic
@@ -170,8 +172,13 @@ class RunRecord(Callback):
     def on_exception(self, trainer: Trainer, module: LightningModule, exception: BaseException) -> None:
         if trainer.state.fn != "fit":
             return
-        status = INTERRUPTED if isinstance(exception, KeyboardInterrupt) else CRASHED
-        self.write(trainer, module, status, error=f"{type(exception).__name__}: {exception}")
+        # SIGTERM (a scheduler's preemption, a sweep stopping) is an interruption, resumable like ^C.
+        stopped = isinstance(exception, (KeyboardInterrupt, SIGTERMException))
+        status = INTERRUPTED if stopped else CRASHED
+        try:
+            self.write(trainer, module, status, error=f"{type(exception).__name__}: {exception}")
+        except OSError as error:  # a full disk: the original error is the one to report
+            print(f"ganbench: could not record status {status} ({error.strerror})", file=sys.stderr)
 
 
 def run_record(

@@ -10,9 +10,18 @@ this command (W&B writes ``python``), so that the runs use the same environment.
 
 Each run gets ``--trainer.default_root_dir=ROOT/NAME`` appended, NAME a readable slug of its parameters
 (``model.objective=minimax,seed_everything=1``). A run whose ``metrics.json`` says "completed" or
-"diverged" (a result too) is skipped, so an interrupted sweep resumes where it stopped; a run that failed
+"diverged" (a result too) is skipped, so an interrupted sweep resumes where it stopped; a ``ganbench
+fit`` run stopped mid-way (killed, preempted, interrupted) is resumed from its ``checkpoints/last.ckpt``
+(``--ckpt_path``), or started again (``--overwrite=true``) when it never wrote one; a run that failed
 (non-zero exit or "crashed") is reported and only re-run with ``--retry-failed``. What happened to each
-run is kept in ``ROOT/sweep-state.json``, its output in ``ROOT/NAME/sweep.log``.
+run is kept in ``ROOT/sweep-state.json`` (its status is the one in the run's metrics.json), its output
+in ``ROOT/NAME/sweep.log`` (appended, one header per attempt).
+
+Robust to kill and preemption: one sweep at a time holds ``ROOT/.sweep.lock``; every run is its own
+process group (a terminal's ^C reaches it once, forwarded by the sweep) and gets SIGTERM if the sweep
+dies, even by SIGKILL (Linux); a run directory a live process still holds (its ``.lock``) is never
+given a second process. A sweep file's ``command`` runs programs, as W&B's agent does: run only sweep
+files you trust.
 
 With ``--ensemble`` the runs that differ only in ``seed_everything`` are trained together by one
 ``python -m ganbench ensemble`` process (see ``ganbench.ensemble``), in the same run directories; its
@@ -42,19 +51,21 @@ from typing import Any
 
 import numpy as np
 import yaml
+from filelock import FileLock, Timeout
 from scipy import stats
 
 from ganbench.argparser import OneLineParser
 from ganbench.runs.atomic import write_json_atomic
+from ganbench.runs.record import CRASHED, FINISHED, INTERRUPTED, RecordError, read_record
+from ganbench.runs.run_dir import OVERWRITE_OPTION, holds_run, is_locked
 
 DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]  # W&B's default
 RUN_DIR_FLAG = "--trainer.default_root_dir"
-RECORD_NAME = "metrics.json"
 STATE_NAME = "sweep-state.json"
+LOCK_NAME = ".sweep.lock"
 LOG_NAME = "sweep.log"
 ARGS_FILE = "sweep-args.json"  # ${args_json_file}
-FINISHED = ("completed", "diverged")  # a diverged run is a result, not a failure
-FAILED_STATUS = "crashed"
+BUSY_WAIT_S = 60.0  # how long a run waits for the process of a killed sweep to release its directory
 MAX_NAME = 150  # characters of a run directory name before it is shortened with a hash
 
 
@@ -303,10 +314,8 @@ def plan(sweep: Sweep, root: Path, seed: int = 0) -> list[SweepRun]:
 def record_status(directory: Path) -> tuple[str | None, float | None]:
     """``status`` and ``wall_time_s`` of the run's metrics.json (None, None without a readable one)."""
     try:
-        record = json.loads((directory / RECORD_NAME).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None, None
-    if not isinstance(record, dict):
+        record = read_record(directory)
+    except RecordError:
         return None, None
     return record.get("status"), record.get("wall_time_s")
 
@@ -336,20 +345,92 @@ def previous_outcome(run: SweepRun, state: dict[str, Any]) -> Outcome | None:
     if status in FINISHED:
         return Outcome(run, status, wall, detail="earlier")
     # An interrupted (or killed: still "running") run is not a failure of the run: it runs again.
-    if status == FAILED_STATUS or (earlier.get("status") == "failed" and status != "interrupted"):
+    if status == CRASHED or (earlier.get("status") == "failed" and status != INTERRUPTED):
         return Outcome(run, "failed", wall, earlier.get("returncode"), "earlier")
     return None
+
+
+def is_fit_command(argv: Sequence[str]) -> bool:
+    """Whether ``argv`` runs ``ganbench fit`` (``python -m ganbench fit``), which can resume."""
+    return any(argv[i] == "fit" and argv[i - 1] == "ganbench" for i in range(1, len(argv)))
+
+
+def continuation(run: SweepRun) -> list[str]:
+    """The argv that continues an unfinished run: from its last checkpoint, else from scratch.
+
+    A fit run killed or preempted mid-way resumes from ``checkpoints/last.ckpt`` (the benchmark on a
+    preemptible cluster finishes); one that wrote no checkpoint replaces its partial files. Other
+    programs run as written.
+    """
+    if not is_fit_command(run.argv) or not holds_run(run.directory):
+        return run.argv
+    last = run.directory / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        return [*run.argv, f"--ckpt_path={last}"]
+    return [*run.argv, OVERWRITE_OPTION]
+
+
+def wait_until_free(directories: Sequence[Path], timeout_s: float) -> bool:
+    """Wait for live processes (of a killed sweep) to release the run directories; False if they hold on."""
+    deadline = time.monotonic() + timeout_s
+    while any(is_locked(d) for d in directories):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A preexec function that asks Linux to SIGTERM the child when the sweep dies, even by SIGKILL.
+
+    libc's prctl is looked up here, in the parent: the child, forked from a threaded process, only
+    makes the one system call before exec.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig, sigterm = 1, int(signal.SIGTERM)
+
+    def set_signal() -> None:
+        prctl(pr_set_pdeathsig, sigterm)
+
+    return set_signal
+
+
+_PREEXEC = _parent_death_signal()
+
+
+def start(argv: list[str], env: dict[str, str], log: Any) -> subprocess.Popen:
+    """Start a run in its own process group, to be stopped by the sweep (and with it)."""
+    return subprocess.Popen(
+        argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_PREEXEC
+    )
+
+
+def _open_log(path: Path, argv: Sequence[str]) -> Any:
+    log = open(path, "a")  # earlier attempts' output is kept
+    log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(argv)}\n")
+    log.flush()
+    return log
 
 
 def execute(run: SweepRun, env: dict[str, str], processes: dict[int, subprocess.Popen]) -> Outcome:
     """Run one command to its end, output to RUN_DIR/sweep.log; the status comes from metrics.json."""
     run.directory.mkdir(parents=True, exist_ok=True)
+    if not wait_until_free([run.directory], BUSY_WAIT_S):
+        return Outcome(run, "busy", None, None, f"{run.directory} is held by another live process")
     if str(run.directory / ARGS_FILE) in run.argv:
         write_json_atomic(run.directory / ARGS_FILE, run.params)
+    argv = continuation(run)
     started = time.monotonic()
-    with open(run.directory / LOG_NAME, "w") as log:
+    with _open_log(run.directory / LOG_NAME, argv) as log:
         try:
-            process = subprocess.Popen(run.argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+            process = start(argv, env, log)
         except OSError as error:
             return Outcome(run, "failed", 0.0, None, f"cannot start: {error.strerror}")
         processes[process.pid] = process
@@ -359,14 +440,16 @@ def execute(run: SweepRun, env: dict[str, str], processes: dict[int, subprocess.
             processes.pop(process.pid, None)
     wall = time.monotonic() - started
     status, _ = record_status(run.directory)
-    if returncode == 0 and status in FINISHED:
-        return Outcome(run, status, wall, returncode)
+    resumed = " (resumed)" if any(a.startswith("--ckpt_path=") for a in argv[len(run.argv) :]) else ""
+    if status in FINISHED:  # the record is the truth: the state never contradicts metrics.json
+        detail = f"exit {returncode}" if returncode else ""
+        return Outcome(run, status, wall, returncode, (detail + resumed).strip())
     detail = (
         f"exit {returncode}, metrics.json status {status}"
         if status
         else f"exit {returncode}, no metrics.json"
     )
-    return Outcome(run, "failed", wall, returncode, f"{detail}; see {run.directory / LOG_NAME}")
+    return Outcome(run, "failed", wall, returncode, f"{detail}{resumed}; see {run.directory / LOG_NAME}")
 
 
 SEED_PARAMETER = "seed_everything"
@@ -405,11 +488,13 @@ def execute_ensemble(
     argv = ensemble_command(runs)
     for run in runs:
         run.directory.mkdir(parents=True, exist_ok=True)
+    if not wait_until_free([run.directory for run in runs], BUSY_WAIT_S):
+        return [Outcome(run, "busy", None, None, "held by another live process") for run in runs]
     log_path = runs[0].directory / LOG_NAME
     started = time.monotonic()
-    with open(log_path, "w") as log:
+    with _open_log(log_path, argv) as log:
         try:
-            process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+            process = start(argv, env, log)
         except OSError as error:
             return [Outcome(run, "failed", 0.0, None, f"cannot start: {error.strerror}") for run in runs]
         processes[process.pid] = process
@@ -468,7 +553,7 @@ def run_sweep(
         elif dry_run:
             result.outcomes.append(Outcome(run, "would retry" if previous else "would run"))
             if not ensemble:
-                echo(shlex.join(run.argv))
+                echo(shlex.join(continuation(run)))
         else:
             pending.append(run)
     if dry_run and ensemble:
@@ -483,6 +568,35 @@ def run_sweep(
         for group in jobs:
             ensemble_command(group)  # a command that cannot be stacked fails before anything runs
 
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(root / LOCK_NAME, thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise SweepError(
+            f"--root: {root} is in use by another sweep (it holds {root / LOCK_NAME}); wait for it to end"
+        ) from None
+    try:
+        _run_jobs(sweep, root, jobs, ensemble, workers, state, result, echo, len(pending))
+    finally:
+        lock.release()
+    if result.interrupted:  # not recorded in the state: these run again next time
+        recorded = {id(o.run) for o in result.outcomes}
+        result.outcomes += [Outcome(run, INTERRUPTED) for run in pending if id(run) not in recorded]
+    return result
+
+
+def _run_jobs(
+    sweep: Sweep,
+    root: Path,
+    jobs: list[list[SweepRun]],
+    ensemble: bool,
+    workers: int,
+    state: dict[str, Any],
+    result: SweepResult,
+    echo: Callable[[str], None],
+    total: int,
+) -> None:
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # parallel runs must not each take every core
     processes: dict[int, subprocess.Popen] = {}
@@ -497,23 +611,21 @@ def run_sweep(
                 for outcome in (o for future in finished for o in future.result()):
                     done += 1
                     result.outcomes.append(outcome)
-                    state[outcome.run.name] = {
-                        "status": outcome.status,
-                        "returncode": outcome.returncode,
-                        "wall_time_s": outcome.wall_time_s,
-                        "argv": outcome.run.argv,
-                    }
-                    _save_state(root, sweep, state)
-                    echo(f"[{done}/{len(pending)}] {outcome.run.name}: {outcome.text}")
+                    if outcome.status != "busy":  # a busy run is another process's: nothing to record
+                        state[outcome.run.name] = {
+                            "status": outcome.status,
+                            "record_status": record_status(outcome.run.directory)[0],
+                            "returncode": outcome.returncode,
+                            "wall_time_s": outcome.wall_time_s,
+                            "argv": outcome.run.argv,
+                        }
+                        _save_state(root, sweep, state)
+                    echo(f"[{done}/{total}] {outcome.run.name}: {outcome.text}")
         except KeyboardInterrupt:
             result.interrupted = True
             for future in futures:
                 future.cancel()
             _stop(processes)
-    if result.interrupted:  # not recorded in the state: these run again next time
-        recorded = {id(o.run) for o in result.outcomes}
-        result.outcomes += [Outcome(run, "interrupted") for run in pending if id(run) not in recorded]
-    return result
 
 
 def _execute_job(
@@ -523,15 +635,22 @@ def _execute_job(
 
 
 def _stop(processes: dict[int, subprocess.Popen], grace_s: float = 30.0) -> None:
-    """SIGINT to the runs (Lightning records them as "interrupted"), SIGKILL after ``grace_s``."""
+    """SIGINT once to each run's process group (Lightning records them as "interrupted"; their own
+    group keeps the terminal's ^C from reaching them a second time), SIGKILL after ``grace_s``."""
     for process in list(processes.values()):
-        process.send_signal(signal.SIGINT)
+        try:
+            os.killpg(process.pid, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            pass
     deadline = time.monotonic() + grace_s
     for process in list(processes.values()):
         try:
             process.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
-            process.kill()
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                process.kill()
 
 
 def summary_table(outcomes: Sequence[Outcome]) -> str:
@@ -579,6 +698,22 @@ def main(argv: list[str] | None = None) -> int:
         args = parser().parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 2
+    # A scheduler's SIGTERM stops the sweep like ^C: the runs are interrupted cleanly, then resumed.
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        return _main(args)
+    try:
+        return _main(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.workers < 1:
             raise SweepError(f"--workers: must be >= 1, got {args.workers}")
@@ -593,6 +728,10 @@ def main(argv: list[str] | None = None) -> int:
     print(summary_table(result.outcomes))
     failed = [o for o in result.outcomes if o.failed]
     print(f"{len(result.outcomes)} runs in {root}: " + ", ".join(_counts(result.outcomes)))
+    busy = [o for o in result.outcomes if o.status == "busy"]
+    if busy:
+        print(f"{len(busy)} run(s) held by another live process: not started", file=sys.stderr)
+        return 1
     if result.interrupted:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130
