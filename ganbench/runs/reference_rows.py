@@ -23,12 +23,12 @@ def _dataset(runs: list[Any], block: tuple[str, ...]) -> tuple[Any, int]:
     from ganbench.data.toy import MIXTURES
 
     where = f" (block {', '.join(block)})" if block else ""
-    configs = {
-        json.dumps(
-            [lookup(run.record, "data.dataset"), lookup(run.record, "data.dataset_options")], default=str
-        )
-        for run in runs
-    }
+
+    def setting(run: Any, key: str) -> Any:
+        value = lookup(run.record, key)
+        return None if value is MISSING else value
+
+    configs = {json.dumps([setting(r, "data.dataset"), setting(r, "data.dataset_options")]) for r in runs}
     if not runs:
         raise TableError(f"--reference: no completed run{where} to take the dataset from")
     if len(configs) > 1:
@@ -37,7 +37,7 @@ def _dataset(runs: list[Any], block: tuple[str, ...]) -> tuple[Any, int]:
             "give each its own block, e.g. --by data.dataset"
         )
     name, options = json.loads(configs.pop())
-    if name is None or name is MISSING:
+    if name is None:
         raise TableError(f"--reference: the runs{where} record no data.dataset")
     if name not in MIXTURES:  # image sets: refused before they are opened (or downloaded)
         raise TableError(

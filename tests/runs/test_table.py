@@ -285,3 +285,96 @@ def test_rows_that_mix_settings_are_noted(tmp_path):
     assert table.notes == ["minimax: its runs also differ in data.dataset"]
     assert "Note: minimax: its runs also differ in data.dataset" in render_markdown(table)
     assert build_table(find_runs([tmp_path]), by=["data.dataset"]).notes == []
+
+
+# ---------------------------------------------------------------------- statistics, provenance, references
+def test_holm_by_hand_and_bh_is_scipys():
+    from ganbench.runs.table import adjust, benjamini_hochberg, holm
+
+    # Sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> monotone 0.06.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02], rel=1e-12)
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    ps = [0.01, 0.04, 0.03, 0.005, 0.2]
+    assert benjamini_hochberg(ps) == pytest.approx(list(stats.false_discovery_control(ps)), rel=1e-12)
+    adjusted = adjust([0.01, math.nan, 0.04], "holm")  # NaN: no test, not in the family
+    assert (
+        adjusted[0] == pytest.approx(0.02) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.04)
+    )
+
+
+def test_marks_are_corrected_over_the_tables_comparisons(bench):
+    metrics = ["high_quality_fraction", "reverse_kl"]
+    table = build_table(find_runs([bench]), metrics=metrics, baseline="nonsaturating", auc=False)
+    cells = next(r for r in table.rows if r.group == "minimax").cells
+    raw = [stats.ttest_ind(NONSAT_HQF, MINIMAX_HQF, equal_var=False).pvalue]
+    raw.append(stats.ttest_ind(NONSAT_KL, MINIMAX_KL, equal_var=False).pvalue)
+    assert table.comparisons == 2
+    for metric, p in zip(metrics, raw, strict=True):
+        assert cells[metric].p_value == pytest.approx(p, rel=1e-12)
+    # Holm over 2: the smaller p doubled, the larger kept (it is above the doubled one).
+    assert cells["reverse_kl"].p_adjusted == pytest.approx(2 * raw[1], rel=1e-12)
+    assert cells["high_quality_fraction"].p_adjusted == pytest.approx(raw[0], rel=1e-12)
+    text = render_markdown(table)
+    assert "Holm's step-down correction" in text and "over the 2 comparisons" in text
+    bh = build_table(
+        find_runs([bench]), metrics=metrics, baseline="nonsaturating", auc=False, correction="bh"
+    )
+    assert "Benjamini-Hochberg" in render_markdown(bh)
+    row = csv_rows(render_csv(table))["minimax"]
+    assert float(row["reverse_kl_p_adjusted"]) == pytest.approx(2 * raw[1], rel=1e-12)
+
+
+def test_spread_std_or_se_is_stated_and_shown(bench):
+    se = build_table(find_runs([bench]), metrics=["high_quality_fraction"], auc=False, spread="se")
+    text = render_markdown(se)
+    std = statistics.stdev(MINIMAX_HQF)
+    assert f"± {std / math.sqrt(3):.3g}" in text and f"± {std:.3g}" not in text
+    assert "standard error of the mean" in text.splitlines()[-1]  # the footer says it too
+    assert (
+        "standard deviation" in render_markdown(build_table(find_runs([bench]), auc=False)).splitlines()[-1]
+    )
+    with pytest.raises(ValueError, match="--spread: unknown spread 'var'; valid choices: std, se"):
+        build_table(find_runs([bench]), spread="var")
+
+
+def test_footer_reports_commits_and_flags_dirty_and_mixed(tmp_path):
+    for seed, (commit, dirty) in enumerate(
+        [("a" * 40, False), ("a" * 40 + "-dirty", None), ("b" * 40, True)]
+    ):
+        directory = write_run(tmp_path, f"s{seed}", "minimax", seed)
+        record = json.loads((directory / "metrics.json").read_text())
+        record.update(git_commit=commit, git_dirty=dirty)
+        (directory / "metrics.json").write_text(json.dumps(record))
+    footer = render_markdown(build_table(find_runs([tmp_path]))).strip().splitlines()[-1]
+    assert f"commits: {'a' * 12} (2 runs), {'b' * 12} (1 runs)." in footer
+    assert "MIXED: the runs come from 2 commits" in footer and "DIRTY: 2 of 3 runs" in footer
+    clean = tmp_path / "clean"
+    write_run(clean, "s0", "minimax", 0)
+    assert "runs record no commit" in render_markdown(build_table(find_runs([clean])))
+
+
+def test_reference_rows_come_from_the_runs_dataset_and_take_no_marks(tmp_path):
+    for seed, hqf in enumerate([0.5, 0.6, 0.7]):
+        write_run(tmp_path, f"s{seed}", "minimax", seed, hqf=hqf, modes=8.0)
+    metrics = ["high_quality_fraction", "modes_captured"]
+    table = build_table(find_runs([tmp_path]), metrics=metrics, reference=3)
+    assert [(r.group, r.n, bool(r.reference)) for r in table.rows] == [
+        ("minimax", 3, False),
+        ("data", 3, True),
+        ("noise", 3, True),
+    ]
+    data, noise = table.rows[1].cells, table.rows[2].cells
+    assert data["high_quality_fraction"].mean > 0.97 and noise["high_quality_fraction"].mean < 0.01
+    assert data["modes_captured"].values == [8.0, 8.0, 8.0]
+    assert table.rows[0].cells["high_quality_fraction"].best and not data["high_quality_fraction"].best
+    assert data["auc_high_quality_fraction"].values == []  # a reference sampler has no curve
+    text = render_markdown(table)
+    assert "| data (reference) | 3 | - |" in text and "noise = samples uniform" in text
+    assert [r["reference"] for r in csv.DictReader(io.StringIO(render_csv(table)))] == ["0", "1", "1"]
+
+
+def test_reference_rows_refuse_image_runs(tmp_path, capsys):
+    write_run(tmp_path, "s0", "minimax", 0, dataset="mnist")
+    assert main([str(tmp_path), "--reference"]) == 2
+    err = capsys.readouterr().err
+    assert "--reference: data.dataset=mnist has no reference rows; valid choices: ring, grid" in err
