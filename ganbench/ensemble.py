@@ -142,7 +142,7 @@ class _StackUpdates:
 class SeedEnsemble:
     """The members' generators and discriminators stacked, with one Adam per role over the stack."""
 
-    def __init__(self, modules: Sequence[GAN], device: torch.device) -> None:
+    def __init__(self, modules: Sequence[GAN], device: torch.device, max_steps: int) -> None:
         first = modules[0]
         for module in modules[1:]:
             if module.hparams != first.hparams:
@@ -164,6 +164,7 @@ class SeedEnsemble:
         # The same optimizers and EMA the single run builds (GAN.configure_optimizers, AveragedModel).
         stacks = (self.discriminator.parameters(), self.generator.parameters())
         self.opt_d, self.opt_g = first.optimizers_for(*stacks)
+        self.schedulers = first.schedulers_for([self.opt_d, self.opt_g], max_steps)
         self.generator_ema = (
             AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(hp.ema_decay), use_buffers=True)
             if hp.ema_decay is not None
@@ -187,6 +188,8 @@ class SeedEnsemble:
             rule=self.rule,
         )
         self.first_nonfinite = first_nonfinite(self.first_nonfinite, iteration, stats)
+        for scheduler in self.schedulers:
+            scheduler.step()
         return stats
 
     def nonfinite_generators(self) -> Tensor:
@@ -227,7 +230,7 @@ class EnsembleRun:
             # RNG, which seed_everything seeded with the seed and nothing drew from before training.
             for member in self.members:
                 member.noise = torch.Generator(device=device).manual_seed(member.seed)
-        self.ensemble = SeedEnsemble([m.module for m in self.members], device)
+        self.ensemble = SeedEnsemble([m.module for m in self.members], device, max_steps)
         self.check_every = int(self.members[0].module.hparams.divergence_check_every)
         self.started = time.time()
         self.iteration = 0

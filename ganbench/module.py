@@ -62,6 +62,9 @@ class GAN(LightningModule):
             step then draws ``packing`` x batch_size real and generated samples. 1 turns it off.
         lr_generator, lr_discriminator: Adam learning rates (TTUR: Heusel et al., 2017).
         betas: Adam betas for both optimizers.
+        lr_decay_start: fraction of ``trainer.max_steps`` after which both learning rates decay
+            linearly to 0 at the last iteration (sharpens the modes at the end of a fixed budget);
+            None keeps them constant.
         ema_decay: decay of the EMA of G's weights (Yazici et al., 2019); None turns EMA off.
             When on, evaluation uses the EMA generator.
         divergence_check_every: iterations between host checks for NaN/inf (a check syncs the device).
@@ -87,6 +90,7 @@ class GAN(LightningModule):
         update: str = "alternating",
         lr_generator: float = 1e-4,
         lr_discriminator: float = 1e-4,
+        lr_decay_start: float | None = None,
         betas: tuple[float, float] = (0.5, 0.999),
         ema_decay: float | None = None,
         divergence_check_every: int = 50,
@@ -105,6 +109,8 @@ class GAN(LightningModule):
                 raise ValueError(f"{field}: learning rate must be > 0, got {value}")
         if isinstance(packing, bool) or not isinstance(packing, int) or packing < 1:
             raise ValueError(f"model.packing: must be an integer >= 1, got {packing}")
+        if lr_decay_start is not None and not 0.0 <= lr_decay_start < 1.0:
+            raise ValueError(f"model.lr_decay_start: must be in [0, 1) or null, got {lr_decay_start}")
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"model.ema_decay: must be in (0, 1) or null, got {ema_decay}")
         if latent_dim < 1:
@@ -192,8 +198,24 @@ class GAN(LightningModule):
         return torch.cat(chunks)
 
     # ------------------------------------------------------------------ training
-    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
-        return self.optimizers_for(self.discriminator.parameters(), self.generator.parameters())
+    def configure_optimizers(self) -> Any:
+        optimizers = self.optimizers_for(self.discriminator.parameters(), self.generator.parameters())
+        schedulers = self.schedulers_for(optimizers, self.trainer.max_steps)
+        return (optimizers, schedulers) if schedulers else optimizers
+
+    def schedulers_for(self, optimizers: list[torch.optim.Optimizer], max_steps: int) -> list[Any]:
+        """The learning-rate schedule (``lr_decay_start``), one scheduler per optimizer, stepped per iteration."""
+        start = self.hparams.lr_decay_start
+        if start is None:
+            return []
+        if max_steps is None or max_steps < 1:
+            raise ValueError("model.lr_decay_start: needs a positive trainer.max_steps to decay towards")
+        decay_from = int(start * max_steps)
+
+        def factor(step: int) -> float:  # step = iterations done; 1 until decay_from, then linearly to 0
+            return min(1.0, max(0.0, (max_steps - step) / max(max_steps - decay_from, 1)))
+
+        return [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
 
     def optimizers_for(self, discriminator_params: Any, generator_params: Any) -> list[torch.optim.Optimizer]:
         """D's and G's Adam (TTUR learning rates) over the given parameters: one net's, or a stack's."""
@@ -227,6 +249,8 @@ class GAN(LightningModule):
             rule=self.hparams.update,
         )
         self._first_nonfinite = first_nonfinite(self._first_nonfinite, iteration, stats)
+        for scheduler in self.lr_schedulers() or ():
+            scheduler.step()
         if log_now:
             self.log_dict(train_scalars(stats), on_step=True, on_epoch=False, sync_dist=True)
         if iteration % self.hparams.divergence_check_every == 0 or iteration >= self.trainer.max_steps > 0:

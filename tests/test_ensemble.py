@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from ganbench.cli import lightning_main, main
-from ganbench.ensemble_cli import build_ensemble
-from ganbench.ensemble_cli import parse_seeds
+from ganbench.ensemble_cli import build_ensemble, parse_seeds
 from ganbench.objectives import OBJECTIVES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,6 +57,7 @@ CASES = {
     "relativistic": (["--model.objective=relativistic"], [3]),
     "ema": (["--model.objective=hinge", "--model.ema_decay=0.9"], [0, 3]),
     "r1": (["--model.objective=nonsaturating", R1], [0, 3]),
+    "lr_decay": (["--model.objective=least_squares", "--model.lr_decay_start=0.25"], [0, 3]),
     "bce_flips": (["--model.objective=bce", "--model.objective_options.flip_prob=0.2"], [0, 3]),
     "batchnorm_packed": (["--model.ema_decay=0.9", *PACKED_BATCHNORM], [1, 2]),
 }
