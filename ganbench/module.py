@@ -204,7 +204,7 @@ class GAN(LightningModule):
         return (optimizers, schedulers) if schedulers else optimizers
 
     def schedulers_for(self, optimizers: list[torch.optim.Optimizer], max_steps: int) -> list[Any]:
-        """The learning-rate schedule (``lr_decay_start``), one scheduler per optimizer, stepped per iteration."""
+        """The schedule of ``lr_decay_start``: one scheduler per optimizer, stepped every iteration."""
         start = self.hparams.lr_decay_start
         if start is None:
             return []
