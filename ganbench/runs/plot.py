@@ -9,7 +9,10 @@ legend. ``--by data.dataset`` draws one panel per value. Training scalars (``--m
 train/g_logit_grad``, the saturation signal, or ``train/d_fake``) come from each run's
 ``train_log/metrics.csv``. ``--samples`` draws instead a grid of each run's last sample picture
 (``samples/*.png``, the toy scatter plots), one row per group and one column per seed. Written as
-PNG and PDF with a bare Figure and the Agg canvas (no pyplot global state).
+PNG and PDF with a bare Figure and the Agg canvas (no pyplot global state). The y label carries the
+metric's direction from the registry (↑ higher is better, ↓ lower). ``--reference`` draws the toy
+reference rows (:mod:`ganbench.evaluation.reference`: data, the ceiling, and noise, the floor) as
+horizontal lines with a band of ± 1 std over their draws, scored like the runs.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from typing import Any
 import numpy as np
 
 from ganbench.argparser import OneLineParser
+from ganbench.evaluation.metrics import find_metric
+from ganbench.runs.record import COMPLETED, DIVERGED
 from ganbench.runs.table import Run, TableError, check_key, find_runs, label, lookup, sort_key
 
-PLOTTED = ("completed", "diverged")
+PLOTTED = (COMPLETED, DIVERGED)
 
 
 @dataclass(frozen=True)
@@ -141,8 +146,55 @@ def curves(
     }
 
 
+def axis_label(metric: str) -> str:
+    """The metric's key with its registered direction: ↑ higher is better, ↓ lower."""
+    found = find_metric(metric)
+    if found is None:
+        return metric
+    return f"{metric} ({'↑' if found.higher_is_better else '↓'} better)"
+
+
+@dataclass
+class ReferenceLine:
+    """A reference row as a horizontal line: mean and std of the metric over the draws."""
+
+    name: str
+    mean: float
+    std: float
+    draws: int
+
+
+def reference_lines(
+    runs: Sequence[Run], metric: str, by: Sequence[str], draws: int
+) -> dict[tuple[str, ...], list[ReferenceLine]]:
+    """Per panel, the data and noise lines of the panel's dataset (as ``table --reference`` does)."""
+    from ganbench.evaluation.reference import reference_scores
+    from ganbench.runs.reference_rows import _dataset
+
+    panels: dict[tuple[str, ...], list[Run]] = {}
+    for run in runs:
+        if run.status == COMPLETED:
+            panels.setdefault(tuple(label(lookup(run.record, k)) for k in by), []).append(run)
+    lines: dict[tuple[str, ...], list[ReferenceLine]] = {}
+    for block, block_runs in panels.items():
+        dataset, num_samples = _dataset(block_runs, block)
+        scores = reference_scores(dataset, num_samples, draws, keys={metric})
+        if metric not in next(iter(scores.values()))[0]:
+            raise TableError(f"--reference: {metric} is not a toy metric; reference rows score toy metrics")
+        lines[block] = []
+        for name, values in scores.items():
+            xs = np.array([v[metric] for v in values], dtype=float)
+            lines[block].append(ReferenceLine(name, float(xs.mean()), float(xs.std(ddof=1)), draws))
+    return lines
+
+
 def draw(
-    panels: dict[tuple[str, ...], list[Curve]], metric: str, by: Sequence[str], band: str, out: Path
+    panels: dict[tuple[str, ...], list[Curve]],
+    metric: str,
+    by: Sequence[str],
+    band: str,
+    out: Path,
+    references: dict[tuple[str, ...], list[ReferenceLine]] | None = None,
 ) -> list[Path]:
     """Save the panels side by side as OUT/METRIC.png and OUT/METRIC.pdf."""
     # Figure + Agg canvas, not pyplot: no global figure registry to leak into, no GUI backend.
@@ -158,8 +210,11 @@ def draw(
             ax.fill_between(
                 line.iterations, line.low, line.high, color=drawn.get_color(), alpha=0.2, linewidth=0
             )
+        for ref, style in zip((references or {}).get(block, []), ("--", ":"), strict=False):
+            ax.axhline(ref.mean, color="black", linestyle=style, linewidth=1, label=f"{ref.name} (reference)")
+            ax.axhspan(ref.mean - ref.std, ref.mean + ref.std, color="black", alpha=0.08, linewidth=0)
         ax.set_xlabel("iteration")
-        ax.set_ylabel(metric)
+        ax.set_ylabel(axis_label(metric))
         if by:
             ax.set_title(", ".join(f"{k}={v}" for k, v in zip(by, block, strict=True)))
         ax.grid(alpha=0.3)
@@ -228,6 +283,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--band", default="std", help=f"band over seeds: {', '.join(BANDS)} (std)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument(
+        "--reference",
+        nargs="?",
+        type=int,
+        const=10,
+        default=0,
+        metavar="DRAWS",
+        help="draw the data and noise reference lines (toy metrics), over DRAWS draws (10)",
+    )
+    p.add_argument(
         "--samples",
         action="store_true",
         help="a grid of each run's last samples picture (rows: --group, columns: seeds) instead of curves",
@@ -262,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
         panels = curves(runs, args.metric, args.group, args.by, args.band)
         if not panels:
             raise TableError("RUN_DIRS: no completed or diverged run to plot")
+        references = None
+        if args.reference:
+            if args.reference < 2:
+                raise TableError(f"--reference: need at least 2 draws for a band, got {args.reference}")
+            references = reference_lines(runs, args.metric, args.by, args.reference)
     except TableError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -277,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                     "(runs of different lengths, or non-finite values): the band narrows where fewer remain",
                     file=sys.stderr,
                 )
-    for path in draw(panels, args.metric, args.by, args.band, Path(args.out)):
+    for path in draw(panels, args.metric, args.by, args.band, Path(args.out), references):
         print(f"wrote {path}")
     return 0
 

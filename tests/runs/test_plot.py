@@ -130,3 +130,20 @@ def test_samples_grid_has_a_cell_per_group_and_seed(tmp_path):
     assert width / height == pytest.approx((3 * 2.2) / (2 * 2.4), rel=0.05)  # 3 seeds x 2 objectives
     assert (out / "samples.pdf").stat().st_size > 0
     assert main([str(tmp_path / "minimax0"), "--samples", "--out", str(out / "none"), "--group", "nope"]) == 2
+
+
+def test_reference_lines_are_the_data_and_noise_rows_and_labels_carry_direction(bench, tmp_path):
+    from ganbench.runs.plot import axis_label, reference_lines
+
+    lines = reference_lines(find_runs([bench]), "modes_captured", [], draws=3)
+    (panel,) = lines.values()
+    data, noise = panel
+    assert (data.name, noise.name, data.draws) == ("data", "noise", 3)
+    assert data.mean == 8.0 and data.std == 0.0  # 100 samples of the ring hit all 8 modes every time
+    assert noise.mean < 8.0
+    assert axis_label("modes_captured") == "modes_captured (↑ better)"
+    assert axis_label("wasserstein_1") == "wasserstein_1 (↓ better)"
+    assert axis_label("train/d_loss") == "train/d_loss"
+    out = tmp_path / "plots"
+    assert main([str(bench), "--metric", "modes_captured", "--reference", "3", "--out", str(out)]) == 0
+    assert (out / "modes_captured.png").stat().st_size > 0
