@@ -208,6 +208,7 @@ class GanbenchCLI(LightningCLI):
 
     def _validate_model(self) -> None:
         """Build what fit builds later (the optimizers) and refuse settings that cannot train."""
+        self.model.trainer = self.trainer  # as fit attaches it: the schedules read trainer.max_steps
         try:
             self.model.configure_optimizers()
         except (ValueError, TypeError) as error:

@@ -16,6 +16,7 @@ import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ganbench.runs.atomic import atomic_path
 
@@ -99,6 +100,15 @@ class RunCheckpoint(ModelCheckpoint):
         if self._diverged(trainer):
             return
         super()._save_checkpoint(trainer, filepath)
+
+    def on_exception(self, trainer: Trainer, pl_module: Any, exception: BaseException) -> None:
+        # SIGTERM (preemption) stops between iterations: save that state, so the resumed run loses
+        # nothing. A ^C can land inside an iteration, so it keeps the last periodic checkpoint.
+        if isinstance(exception, SIGTERMException) and trainer.world_size == 1 and self.save_last:
+            if trainer.global_step > self._last_global_step_saved:
+                self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+            return
+        super().on_exception(trainer, pl_module, exception)
 
     def on_train_end(self, trainer: Trainer, pl_module: Any) -> None:
         # last.ckpt is the run's final state, also when max_steps is not a multiple of the interval.

@@ -98,6 +98,8 @@ class RunLogger(WandbLogger):
             print(f"ganbench: W&B unreachable ({first_line}); logging offline instead", file=sys.stderr)
             wandb.finish(exit_code=1)
             self._experiment, self._offline = None, True
+            # W&B ignores WANDB_MODE once its session started: the mode must be an init argument.
+            self._wandb_init["mode"] = "offline"
             run = WandbLogger.experiment.fget(self)
         self._remember_run_id(run)
         return run
