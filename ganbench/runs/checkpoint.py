@@ -9,6 +9,7 @@ checkpoint and the previous one stays intact.
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Any
 
@@ -18,7 +19,7 @@ from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from ganbench.runs.atomic import atomic_path
+from ganbench.runs.atomic import write_bytes_atomic
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -33,8 +34,11 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO.save_checkpoint: storage_options is not supported")
-        with atomic_path(path) as tmp:
-            torch.save(checkpoint, tmp)
+        # Serialised in memory first: torch.save on a full disk fails with an opaque RuntimeError,
+        # a plain write with OSError(ENOSPC) naming the file.
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_bytes_atomic(path, buffer.getbuffer())
 
 
 def use_atomic_checkpoints(trainer: Trainer) -> None:
