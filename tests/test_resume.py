@@ -18,8 +18,8 @@ COMMON = [
 ]
 
 
-def fit(run_dir, *args):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def fit(run_dir, *args, **env_vars):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **env_vars}
     result = subprocess.run(
         [
             sys.executable,
@@ -42,19 +42,33 @@ def fit(run_dir, *args):
 
 
 def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(tmp_path):
-    full = fit(tmp_path / "full", "--trainer.max_steps=60")
-    first = fit(tmp_path / "split", "--trainer.max_steps=40")
+    # With a logger (W&B disabled: CSV only), so that the training log is compared too.
+    logged = ["--trainer.logger=true", "--trainer.log_every_n_steps=10"]
+    full = fit(tmp_path / "full", "--trainer.max_steps=60", *logged, WANDB_MODE="disabled")
+    first = fit(tmp_path / "split", "--trainer.max_steps=40", *logged, WANDB_MODE="disabled")
     assert first["iterations"] == 40
     resumed = fit(
         tmp_path / "split",
         "--trainer.max_steps=60",
         f"--ckpt_path={tmp_path / 'split' / 'checkpoints' / 'last.ckpt'}",
+        *logged,
+        WANDB_MODE="disabled",
     )
     assert resumed["status"] == "completed"
     assert resumed["iterations"] == 60
     assert resumed["metrics"] == full["metrics"]
     assert resumed["history"] == full["history"]
     assert [h["iteration"] for h in full["history"]] == [20, 40, 60]
+    # The resumed run appended to its training log: no row lost or doubled (issue 12, case 6).
+    log = Path("train_log") / "metrics.csv"
+    assert (tmp_path / "split" / log).read_text() == (tmp_path / "full" / log).read_text()
+    # Every periodic checkpoint of both halves is kept.
+    assert sorted(p.name for p in (tmp_path / "split" / "checkpoints").iterdir()) == [
+        "epoch=0-step=20.ckpt",
+        "epoch=0-step=40.ckpt",
+        "epoch=0-step=60.ckpt",
+        "last.ckpt",
+    ]
 
 
 def test_same_seed_same_metrics_and_other_seed_differs(tmp_path):
