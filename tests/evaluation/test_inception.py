@@ -142,3 +142,24 @@ def test_failed_check_writes_nothing(exported, monkeypatch, tmp_path, capsys):
     assert main(["export", "--out", str(out), "--check-images", "1"]) == 2
     assert "differ from the source" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_weights_resolve_once_into_one_object(exported, monkeypatch):
+    from ganbench.evaluation.fidelity import real_cache_key, weights_digest
+    from ganbench.evaluation.inception import DEFAULT_WEIGHTS, InceptionWeights, resolve_weights
+
+    path, report = exported
+    resolved = resolve_weights(str(path))
+    assert resolved == InceptionWeights(path, report["sha256"], False)
+    assert resolve_weights(None) == DEFAULT_WEIGHTS and DEFAULT_WEIGHTS.has_classifier_head
+    key_from_path = real_cache_key("mnist", "test", 28, "none", path)
+    # Once resolved, nothing reads the file again: the digest and the cache key come from the object.
+    monkeypatch.setattr(inception, "_validated_state", lambda p: pytest.fail("weights read again"))
+    monkeypatch.setattr(inception, "_sha256", lambda p: pytest.fail("weights hashed again"))
+    assert resolve_weights(resolved) is resolved
+    assert weights_digest(resolved) == report["sha256"]
+    assert real_cache_key("mnist", "test", 28, "none", resolved) == key_from_path
+    assert key_from_path != real_cache_key("mnist", "test", 28, "none", None)
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match=r"^evaluation\.inception_weights: .*\(no such file\)"):
+        resolve_weights(path.parent / "missing.pth")
