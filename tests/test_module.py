@@ -5,7 +5,7 @@ import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
 
 from ganbench.data import GANDataModule
-from ganbench.evaluation.callback import Evaluation
+from ganbench.evaluation.callback import Evaluation, evaluate_generator
 from ganbench.evaluation.mixture import score_mixture
 from ganbench.module import GAN
 
