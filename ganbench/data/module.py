@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
 from ganbench.data.registry import DATASETS
+from ganbench.seeding import batch_seed
 
 
 class SampledDataset(Protocol):
@@ -32,11 +32,6 @@ class DataSource(Protocol):
     sample_shape: tuple[int, ...]
 
     def train_dataloader(self, batch_size: int, seed: int, rank: int, start: int) -> DataLoader: ...
-
-
-def batch_seed(seed: int, rank: int, index: int) -> int:
-    """A seed for batch ``index`` of ``rank``: batches are independent of each other and of prefetching."""
-    return int(np.random.SeedSequence([seed, rank, index]).generate_state(1)[0])
 
 
 class CounterSampledBatches(IterableDataset):
