@@ -14,21 +14,33 @@ from torch import Tensor, nn
 from ganbench.nets.registry import NETS, NetPair
 
 
-def _mlp(in_dim: int, hidden: int, layers: int, out_dim: int, activation: type[nn.Module]) -> nn.Sequential:
+def _mlp(
+    in_dim: int, hidden: int, layers: int, out_dim: int, activation: type[nn.Module], batch_norm: bool = False
+) -> nn.Sequential:
     blocks: list[nn.Module] = []
     width = in_dim
     for _ in range(layers):
-        blocks += [nn.Linear(width, hidden), activation()]
+        if batch_norm:  # BatchNorm's shift replaces the linear map's bias (PacGAN's G)
+            blocks += [nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden), activation()]
+        else:
+            blocks += [nn.Linear(width, hidden), activation()]
         width = hidden
     blocks.append(nn.Linear(width, out_dim))
     return nn.Sequential(*blocks)
 
 
 class MLPGenerator(nn.Module):
-    def __init__(self, latent_dim: int, sample_shape: tuple[int, ...], hidden: int, layers: int) -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        sample_shape: tuple[int, ...],
+        hidden: int,
+        layers: int,
+        batch_norm: bool = False,
+    ) -> None:
         super().__init__()
         self.sample_shape = tuple(sample_shape)
-        self.body = _mlp(latent_dim, hidden, layers, math.prod(sample_shape), nn.ReLU)
+        self.body = _mlp(latent_dim, hidden, layers, math.prod(sample_shape), nn.ReLU, batch_norm)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.body(z).view(z.shape[0], *self.sample_shape)  # (B, *sample_shape)
@@ -51,9 +63,11 @@ def mlp(
     hidden: int = 128,
     generator_layers: int = 2,
     discriminator_layers: int = 2,
+    generator_batch_norm: bool = False,
 ) -> NetPair:
-    """G: ``generator_layers`` hidden ReLU layers; D: ``discriminator_layers`` hidden LeakyReLU layers."""
+    """G: ``generator_layers`` hidden ReLU layers (with BatchNorm if ``generator_batch_norm``);
+    D: ``discriminator_layers`` hidden LeakyReLU layers."""
     return NetPair(
-        MLPGenerator(latent_dim, sample_shape, hidden, generator_layers),
+        MLPGenerator(latent_dim, sample_shape, hidden, generator_layers, generator_batch_norm),
         MLPDiscriminator(sample_shape, hidden, discriminator_layers),
     )
