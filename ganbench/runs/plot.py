@@ -12,7 +12,8 @@ train/g_logit_grad``, the saturation signal, or ``train/d_fake``) come from each
 PNG and PDF with a bare Figure and the Agg canvas (no pyplot global state). The y label carries the
 metric's direction from the registry (↑ higher is better, ↓ lower). ``--reference`` draws the toy
 reference rows (:mod:`ganbench.evaluation.reference`: data, the ceiling, and noise, the floor) as
-horizontal lines with a band of ± 1 std over their draws, scored like the runs.
+horizontal lines with a band of ± 1 std over their draws, scored like the runs. Bands are clipped to
+the range the metric declares (a fraction stays in [0, 1]).
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ def curve(group: str, runs: Sequence[Run], metric: str, band: Band) -> Curve:
     iterations = np.array(sorted(by_iteration))
     samples = [np.array(by_iteration[i]) for i in iterations]
     bounds = np.array([band.bounds(s) for s in samples]).reshape(-1, 2)
+    declared = find_metric(metric)
+    if declared is not None:  # a band never leaves the metric's range (a fraction stays in [0, 1])
+        lowest, highest = declared.bounds
+        bounds = np.clip(
+            bounds, -np.inf if lowest is None else lowest, np.inf if highest is None else highest
+        )
     return Curve(
         group=group,
         iterations=iterations,

@@ -147,3 +147,17 @@ def test_reference_lines_are_the_data_and_noise_rows_and_labels_carry_direction(
     out = tmp_path / "plots"
     assert main([str(bench), "--metric", "modes_captured", "--reference", "3", "--out", str(out)]) == 0
     assert (out / "modes_captured.png").stat().st_size > 0
+
+
+def test_bands_stay_inside_the_metrics_range(tmp_path):
+    for name, value in (("a", 0.0), ("b", 0.05), ("c", 1.0)):
+        directory = tmp_path / name
+        directory.mkdir()
+        history = [{"iteration": 1000, "high_quality_fraction": value}]
+        record = {"status": "completed", "seed": 0, "metrics": history[0], "history": history,
+                  "config": {"model": {"objective": "minimax"}}}  # fmt: skip
+        (directory / "metrics.json").write_text(json.dumps(record))
+    ((line,),) = curves(find_runs([tmp_path]), "high_quality_fraction").values()
+    std = np.std([0.0, 0.05, 1.0], ddof=1)
+    assert line.mean[0] - std < 0 and line.low[0] == 0.0  # clipped to the declared range [0, 1]
+    assert line.mean[0] + std < 1 and line.high[0] == pytest.approx(line.mean[0] + std)
