@@ -440,16 +440,14 @@ def execute(run: SweepRun, env: dict[str, str], processes: dict[int, subprocess.
             processes.pop(process.pid, None)
     wall = time.monotonic() - started
     status, _ = record_status(run.directory)
-    resumed = " (resumed)" if any(a.startswith("--ckpt_path=") for a in argv[len(run.argv) :]) else ""
+    resumed = ["resumed"] if any(a.startswith("--ckpt_path=") for a in argv[len(run.argv) :]) else []
     if status in FINISHED:  # the record is the truth: the state never contradicts metrics.json
-        detail = f"exit {returncode}" if returncode else ""
-        return Outcome(run, status, wall, returncode, (detail + resumed).strip())
-    detail = (
-        f"exit {returncode}, metrics.json status {status}"
-        if status
-        else f"exit {returncode}, no metrics.json"
+        notes = [f"exit {returncode}"] if returncode else []
+        return Outcome(run, status, wall, returncode, ", ".join(notes + resumed))
+    detail = ", ".join(
+        [f"exit {returncode}", f"metrics.json status {status}" if status else "no metrics.json", *resumed]
     )
-    return Outcome(run, "failed", wall, returncode, f"{detail}{resumed}; see {run.directory / LOG_NAME}")
+    return Outcome(run, "failed", wall, returncode, f"{detail}; see {run.directory / LOG_NAME}")
 
 
 SEED_PARAMETER = "seed_everything"

@@ -1,14 +1,20 @@
 """``ganbench sweep``: W&B sweep files expanded and run locally, resumably (a fake program, no training)."""
 
+import contextlib
 import json
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
-from ganbench.runs.sweep import Sweep, SweepError, command_args, main, plan
+from ganbench.runs.sweep import Sweep, SweepError, SweepRun, command_args, main, plan
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -204,7 +210,14 @@ def test_every_command_of_the_shipped_sweeps_parses(tmp_path, monkeypatch):
 
     monkeypatch.chdir(REPO)  # the sweeps' --config paths are relative to the repository root
     files = sorted((REPO / "configs" / "sweeps").glob("*.yaml"))
-    expected_runs = {"grid25.yaml": 60, "ring8.yaml": 60, "grid25_core.yaml": 6, "ring8_core.yaml": 6}
+    expected_runs = {
+        "grid25.yaml": 60,
+        "ring8.yaml": 60,
+        "grid25_core.yaml": 6,
+        "ring8_core.yaml": 6,
+        "pacgan_grid25.yaml": 40,
+        "pacgan_ring8.yaml": 40,
+    }
     assert sorted(f.name for f in files) == sorted(expected_runs)
     for file in files:
         runs = plan(Sweep.load(file), tmp_path / "sweeps" / file.stem)
@@ -216,14 +229,15 @@ def test_every_command_of_the_shipped_sweeps_parses(tmp_path, monkeypatch):
             args = run.argv[5:]  # lightning_main(run=False) takes no subcommand word
             if run.params["seed_everything"] == 0:
                 cli = lightning_main(args, run=False)
-                assert cli.model.hparams.objective == run.params["model.objective"]
-                assert (
-                    cli.datamodule.hparams.dataset
-                    == {"ring8": "ring", "grid25": "grid"}[file.stem.split("_")[0]]
-                )
+                for key, value in run.params.items():
+                    if key.startswith("model."):
+                        assert cli.model.hparams[key.removeprefix("model.")] == value
+                assert cli.datamodule.hparams.dataset == ("ring" if "ring8" in file.stem else "grid")
                 parser = cli.parser
             config = parser.parse_args(args)  # a bad flag or value exits with a message here
-            assert config.model.objective == run.params["model.objective"]
+            for key, value in run.params.items():
+                if key.startswith("model."):
+                    assert config.model[key.removeprefix("model.")] == value
             assert config.seed_everything == run.params["seed_everything"]
             assert config.trainer.default_root_dir == str(run.directory)
         # --ensemble: one ganbench ensemble command per objective, over all of the file's seeds.
@@ -286,3 +300,165 @@ def test_local_runner_with_ensembles_trains_and_resumes(tmp_path, capsys):
     # Run again: everything finished, nothing runs.
     assert main([str(path), "--root", str(root), "--ensemble"]) == 0
     assert "4 completed (earlier)" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------- kill, preemption, live runs (issue 12)
+
+# A run that records its pid and process group, then waits to be stopped.
+SLEEPER = """
+import os, pathlib, sys, time
+args = dict(word[2:].split("=", 1) for word in sys.argv[1:])
+run = pathlib.Path(args["trainer.default_root_dir"])
+(run / "pid").write_text(f"{os.getpid()} {os.getpgid(0)}")
+time.sleep(300)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (dead, not yet reaped by init) counts as dead.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+def wait_for(condition, timeout_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux's")
+def test_a_killed_sweep_takes_its_runs_with_it(tmp_path):
+    path = write_sweep(
+        tmp_path / "s.yaml", {"n": {"values": [1, 2]}}, command=["${interpreter}", "-c", SLEEPER, "${args}"]
+    )
+    root = tmp_path / "root"
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "ganbench", "sweep", str(path), "--root", str(root), "--workers", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pid_files = [root / "n=1" / "pid", root / "n=2" / "pid"]
+    try:
+        assert wait_for(lambda: all(p.exists() and p.read_text() for p in pid_files))
+        runs = [tuple(map(int, p.read_text().split())) for p in pid_files]
+        for pid, group in runs:
+            assert group == pid != os.getpgid(sweep.pid)  # its own process group: ^C reaches it once
+        sweep.kill()  # SIGKILL: no chance to clean up
+        sweep.wait()
+        assert wait_for(lambda: not any(alive(pid) for pid, _ in runs), timeout_s=20)
+    finally:
+        sweep.kill()
+        for p in pid_files:
+            if p.exists() and p.read_text():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(p.read_text().split()[0]), signal.SIGKILL)
+
+
+def hold_lock(path: Path) -> subprocess.Popen:
+    """Another process holding the filelock ``path`` until killed."""
+    code = (
+        "import time; from filelock import FileLock; "
+        f"lock = FileLock({str(path)!r}); lock.acquire(); print('held', flush=True); time.sleep(600)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+def test_one_sweep_per_root_and_no_second_process_on_a_live_run(tmp_path, capsys, monkeypatch):
+    from filelock import FileLock
+
+    from ganbench.runs import sweep as sweep_module
+    from ganbench.runs.run_dir import LOCK_NAME
+
+    path = write_sweep(
+        tmp_path / "s.yaml",
+        {"status": {"values": ["completed"]}},
+        command=["${interpreter}", "-c", FAKE, "${args}"],
+    )
+    root = tmp_path / "root"
+    root.mkdir()
+    holder = hold_lock(root / ".sweep.lock")  # another sweep on this root, still alive
+    try:
+        assert main([str(path), "--root", str(root)]) == 2
+        assert "is in use by another sweep" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+
+    run_dir = root / "status=completed"
+    run_dir.mkdir()
+    lock = FileLock(run_dir / LOCK_NAME, thread_local=False)
+    lock.acquire()  # a run of an earlier sweep, still alive
+    monkeypatch.setattr(sweep_module, "BUSY_WAIT_S", 1.0)
+    try:
+        assert main([str(path), "--root", str(root)]) == 1
+    finally:
+        lock.release()
+    out = capsys.readouterr()
+    assert "held by another live process" in out.err and "busy" in out.out
+    assert not (run_dir / "calls").exists()  # never started a second process
+    assert main([str(path), "--root", str(root)]) == 0  # once it ended, the run runs
+    assert (run_dir / "calls").read_text().count("\n") == 1
+
+
+def test_continuation_resumes_fit_runs_and_leaves_other_programs(tmp_path):
+    from ganbench.runs.sweep import continuation
+
+    fit = ["python", "-m", "ganbench", "fit", "--config", "c.yaml", f"--trainer.default_root_dir={tmp_path}"]
+    other = ["python", "train.py", f"--trainer.default_root_dir={tmp_path}"]
+    assert continuation(SweepRun("r", {}, tmp_path, fit)) == fit  # nothing there yet
+    (tmp_path / "metrics.json").write_text(json.dumps({"status": "running"}))
+    assert continuation(SweepRun("r", {}, tmp_path, fit)) == [*fit, "--overwrite=true"]  # no checkpoint
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(b"")
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert continuation(SweepRun("r", {}, tmp_path, fit)) == [*fit, f"--ckpt_path={last}"]
+    assert continuation(SweepRun("r", {}, tmp_path, other)) == other
+
+
+def test_a_preempted_fit_run_is_resumed_not_restarted(tmp_path, capsys):
+    ring = REPO / "configs" / "toy" / "ring8.yaml"
+    command = ["${env}", "${interpreter}", "-m", "ganbench", "fit", "--config", str(ring),
+               "--trainer.max_steps=300", "--evaluation.every_n_iterations=10",
+               "--evaluation.num_samples=200", "--evaluation.plot=false",
+               "--checkpoint.every_n_train_steps=10", "--trainer.logger=false",
+               "--trainer.enable_progress_bar=false", "${args}"]  # fmt: skip
+    path = write_sweep(tmp_path / "s.yaml", {"seed_everything": {"values": [0]}}, command=command)
+    root = tmp_path / "root"
+    run_dir = root / "seed_everything=0"
+    # The run is preempted after its first checkpoint: SIGTERM, recorded as interrupted.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    preempted = subprocess.Popen(
+        [*plan(Sweep.load(path), root)[0].argv[1:-1], "--trainer.max_steps=100000",
+         f"--trainer.default_root_dir={run_dir}"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert wait_for(lambda: (run_dir / "checkpoints" / "epoch=0-step=10.ckpt").exists(), timeout_s=240)
+        preempted.send_signal(signal.SIGTERM)
+        assert preempted.wait(timeout=120) != 0
+    finally:
+        preempted.kill()
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "interrupted"
+    stopped_at = record["iterations"]
+    last = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert last["global_step"] == stopped_at >= 10  # SIGTERM saved the state it stopped at
+    assert stopped_at < 300, "the run finished before it could be preempted"
+
+    assert main([str(path), "--root", str(root)]) == 0
+    assert "seed_everything=0: completed (resumed)" in capsys.readouterr().out
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "completed" and record["iterations"] == 300
+    iterations = [h["iteration"] for h in record["history"]]
+    assert iterations == list(range(10, 301, 10))  # the preempted part's curve is kept, nothing twice
+    assert "--ckpt_path=" in (run_dir / "sweep.log").read_text()
