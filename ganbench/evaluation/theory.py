@@ -57,7 +57,15 @@ DEFAULT_P = "-1.5,0.6;1.5,0.6"
 DEFAULT_Q = "0,1.5"
 DEFAULT_STEPS = 4000
 DEFAULT_BATCH_SIZE = 512
-DEFAULT_LR = 3e-3
+DEFAULT_LR = 1e-2
+# The per-component features of the discriminator are clipped at this many of the component's
+# standard deviations: beyond it the component's density is < 2e-8 of its peak.
+FEATURE_CLIP = 6.0
+# The core: where (p + q) / 2 is at least 5% of its peak, i.e. where both sample sets put enough
+# points that D is pinned down by the data (issue 15). max_abs_error_d_core is taken there.
+CORE_REL_THRESHOLD = 0.05
+CORE_DEFINITION = "grid points x where (p(x) + q(x)) / 2 >= 0.05 * max_x (p(x) + q(x)) / 2"
+MEAN_ERROR_DEFINITION = "integral of (p(x) + q(x)) / 2 * |D(x) - D*(x)| dx over the grid"
 DEFAULT_HIDDEN = 64
 DEFAULT_LAYERS = 2
 
@@ -213,35 +221,76 @@ def optimal_value(p: Mixture1D, q: Mixture1D) -> float:
     return value(p, q, lambda x: optimal_logit(p, q, x))
 
 
-def region_mask(p: Mixture1D, q: Mixture1D, x: np.ndarray) -> np.ndarray:
-    """Where (p(x) + q(x)) / 2 >= 1e-3 * max over the grid of (p + q) / 2 (``REGION_DEFINITION``)."""
+def region_mask(
+    p: Mixture1D, q: Mixture1D, x: np.ndarray, rel_threshold: float = REGION_REL_THRESHOLD
+) -> np.ndarray:
+    """Where (p(x) + q(x)) / 2 >= rel_threshold * max over the grid of (p + q) / 2.
+
+    1e-3 (``REGION_DEFINITION``) by default; ``CORE_REL_THRESHOLD`` gives the core.
+    """
     lm = np.logaddexp(p.log_pdf(x), q.log_pdf(x))
-    return lm >= lm.max() + math.log(REGION_REL_THRESHOLD)
+    return lm >= lm.max() + math.log(rel_threshold)
 
 
-class StandardizedDiscriminator(nn.Module):
-    """D(x) = MLP((x - center) / scale), with center, scale the mean and std of (p + q) / 2.
+def discriminator_errors(
+    p: Mixture1D, q: Mixture1D, logit: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, float]:
+    """|D - D*| for D = sigmoid(logit(x)) on the integration grid.
 
-    Why: the MLP's default initialization and Adam's step size assume O(1) inputs; mixtures far
-    from 0 or with large spreads would otherwise start in a saturated, slowly trained regime. The
-    map is fixed and invertible, so the set of functions of x that D can represent, and hence
-    the optimum D*, are unchanged.
+    ``mean_abs_error_d``: weighted by m = (p + q) / 2 (a density, so this is E_m |D - D*|);
+    ``max_abs_error_d_core``: the max over the core, where m >= 5% of its peak;
+    ``max_abs_error_d``: the max over the wider region where m >= 1e-3 of its peak.
+    """
+    x = grid(p, q)
+    err = np.abs(
+        special.expit(np.asarray(logit(x), dtype=np.float64)) - special.expit(optimal_logit(p, q, x))
+    )
+    m = 0.5 * (p.pdf(x) + q.pdf(x))
+    return {
+        "mean_abs_error_d": float(integrate.simpson(m * err, x=x)),
+        "max_abs_error_d_core": float(err[region_mask(p, q, x, CORE_REL_THRESHOLD)].max()),
+        "max_abs_error_d": float(err[region_mask(p, q, x)].max()),
+    }
+
+
+class MultiScaleDiscriminator(nn.Module):
+    """D(x) = MLP(features(x)): the project's MLP discriminator on fixed multi-scale views of x.
+
+    features(x) = [(x - c) / s, clip((x - mu_k) / sigma_k, -6, 6) for every component k of p and q],
+    with c, s the mean and std of (p + q) / 2. Why: D* = p / (p + q) changes on the scale of the
+    narrowest component, which on a single standardized input can be 1e-3 of the range (narrow,
+    well-separated modes); each clipped feature resolves one component's neighbourhood and is flat
+    elsewhere, so the first layer can place its kinks where D* bends. The features are fixed and
+    include x itself (so the map is injective): D is still a function of x only, it is told where
+    the components are and how wide, never their densities, and the optimum D* is unchanged.
     """
 
-    def __init__(self, center: float, scale: float, hidden: int, layers: int) -> None:
+    def __init__(self, p: Mixture1D, q: Mixture1D, hidden: int, layers: int) -> None:
         super().__init__()
-        self.center, self.scale = center, scale
-        self.mlp = MLPDiscriminator((1,), hidden, layers)
+        center, scale = _moments(p, q)
+        centers = torch.tensor((center, *p.means, *q.means), dtype=torch.float64)
+        scales = torch.tensor((scale, *p.stds, *q.stds), dtype=torch.float64)
+        self.register_buffer("centers", centers)
+        self.register_buffer("scales", scales)
+        clip = torch.full_like(centers, FEATURE_CLIP)
+        clip[0] = math.inf  # the global coordinate is not clipped
+        self.register_buffer("clip", clip)
+        self.mlp = MLPDiscriminator((len(centers),), hidden, layers)
+
+    def features(self, x: Tensor) -> Tensor:
+        """(B,) float64 -> (B, 1 + components) float32; float64 first so that x ~ 1e3 keeps its digits."""
+        u = (x.to(torch.float64).unsqueeze(-1) - self.centers) / self.scales
+        return torch.maximum(torch.minimum(u, self.clip), -self.clip).float()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.mlp(((x - self.center) / self.scale).unsqueeze(-1))  # (B,) -> (B,) logits
+        return self.mlp(self.features(x))  # (B,) logits
 
     def logits_np(self, x: np.ndarray, chunk: int = 65_536) -> np.ndarray:
         """Logits on a numpy grid, float64."""
         out = []
         with torch.no_grad():
             for start in range(0, len(x), chunk):
-                xs = torch.as_tensor(x[start : start + chunk], dtype=torch.float32)
+                xs = torch.as_tensor(x[start : start + chunk], dtype=torch.float64)
                 out.append(self(xs).double().numpy())
         return np.concatenate(out)
 
@@ -265,7 +314,7 @@ def train_discriminator(
     lr: float = DEFAULT_LR,
     hidden: int = DEFAULT_HIDDEN,
     layers: int = DEFAULT_LAYERS,
-) -> StandardizedDiscriminator:
+) -> MultiScaleDiscriminator:
     """Train D on fresh samples of p (real) and q (fake) every step, minimizing the project's own
     minimax discriminator loss -E_p log D - E_q log(1 - D) with Adam.
 
@@ -273,11 +322,10 @@ def train_discriminator(
     with the minibatch noise, and the decay averages that noise out at the end.
     """
     _check_training_args(steps, batch_size, lr)
-    center, scale = _moments(p, q)
     # Seed the initialization without touching the caller's global RNG state.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = StandardizedDiscriminator(center, scale, hidden, layers)
+        model = MultiScaleDiscriminator(p, q, hidden, layers)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
@@ -285,8 +333,8 @@ def train_discriminator(
     model.train()
     with _one_thread():
         for _ in range(steps):
-            real = p.sample(batch_size, gen).float()
-            fake = q.sample(batch_size, gen).float()
+            real = p.sample(batch_size, gen)
+            fake = q.sample(batch_size, gen)
             # One forward pass over both batches (half the per-call overhead); the loss sees them apart.
             real_logits, fake_logits = model(torch.cat([real, fake])).split(batch_size)
             loss = loss_fn(real_logits, fake_logits)
@@ -349,7 +397,13 @@ def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
-def _plot(path: Path, p: Mixture1D, q: Mixture1D, model: StandardizedDiscriminator, results: dict) -> None:
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) indices of each run of True in a boolean array."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(int(i), int(j) - 1) for i, j in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def _plot(path: Path, p: Mixture1D, q: Mixture1D, model: MultiScaleDiscriminator, results: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -359,7 +413,10 @@ def _plot(path: Path, p: Mixture1D, q: Mixture1D, model: StandardizedDiscriminat
     inside = region_mask(p, q, x_full)
     lo, hi = x_full[inside].min(), x_full[inside].max()
     pad = 0.1 * (hi - lo)
-    x = np.linspace(lo - pad, hi + pad, 1001)
+    # The integration grid itself (thinned to <= 20k points), so that narrow components are drawn.
+    x = x_full[(x_full >= lo - pad) & (x_full <= hi + pad)]
+    x = x[:: max(1, len(x) // 20_000)]
+    core = region_mask(p, q, x, CORE_REL_THRESHOLD)
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.plot(x, special.expit(optimal_logit(p, q, x)), "k--", lw=2, label="D* = p / (p + q)")
     ax.plot(x, special.expit(model.logits_np(x)), "C3", lw=1.5, label="trained D")
@@ -367,8 +424,11 @@ def _plot(path: Path, p: Mixture1D, q: Mixture1D, model: StandardizedDiscriminat
     ax.set_ylabel("D(x)")
     ax.set_ylim(-0.02, 1.02)
     dens = ax.twinx()
-    # On the lower (density) axis, so that the shaded region does not hide p and q.
-    dens.axvspan(lo, hi, color="0.93", zorder=0, label="region of max |D - D*|")
+    # On the lower (density) axis, so that the shaded regions do not hide p and q.
+    dens.axvspan(lo, hi, color="0.95", zorder=0, label="(p + q) / 2 >= 1e-3 of its peak")
+    for k, (i, j) in enumerate(_runs(core)):
+        label = "core: (p + q) / 2 >= 5% of its peak" if k == 0 else None
+        dens.axvspan(x[i], x[j], color="0.82", zorder=0, label=label)
     dens.fill_between(x, p.pdf(x), color="C0", alpha=0.25, label="p (data)")
     dens.fill_between(x, q.pdf(x), color="C1", alpha=0.25, label="q (generator)")
     dens.set_ylabel("density")
@@ -381,9 +441,11 @@ def _plot(path: Path, p: Mixture1D, q: Mixture1D, model: StandardizedDiscriminat
     ax.legend(handles[0] + more[0], handles[1] + more[1], loc="best", fontsize=8)
     ax.set_title(
         f"JSD = {results['jsd']:.4f}, V(D*) = {results['optimal_value']:.4f}, "
-        f"V(D) = {results['trained_value']:.4f}\n"
-        f"max |D - D*| = {results['max_abs_error_d']:.4f}, |V(D) - V(D*)| = {results['value_gap']:.2e}",
-        fontsize=10,
+        f"V(D) = {results['trained_value']:.4f}, |V(D) - V(D*)| = {results['value_gap']:.2e}\n"
+        f"E_m |D - D*| = {results['mean_abs_error_d']:.4f}, "
+        f"max |D - D*| core = {results['max_abs_error_d_core']:.4f}, "
+        f"1e-3 region = {results['max_abs_error_d']:.4f}",
+        fontsize=9,
     )
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -419,10 +481,10 @@ def run_theory(
     train_seconds = time.perf_counter() - start
 
     x = grid(p, q)
-    logits = model.logits_np(x)
     v_trained = value(p, q, model.logits_np)
+    errors = discriminator_errors(p, q, model.logits_np)
     inside = region_mask(p, q, x)
-    err = np.abs(special.expit(logits) - special.expit(optimal_logit(p, q, x)))[inside]
+    core = region_mask(p, q, x, CORE_REL_THRESHOLD)
 
     results: dict[str, Any] = {
         "jsd": js,
@@ -433,7 +495,17 @@ def run_theory(
         "identity_check": v_opt - neg_log4_plus_2jsd,
         "trained_value": v_trained,
         "value_gap": abs(v_trained - v_opt),
-        "max_abs_error_d": float(err.max()),
+        "max_abs_error_d": errors["max_abs_error_d"],
+        "mean_abs_error_d": errors["mean_abs_error_d"],
+        "max_abs_error_d_core": errors["max_abs_error_d_core"],
+        "mean_abs_error_definition": MEAN_ERROR_DEFINITION,
+        "core_region": {
+            "definition": CORE_DEFINITION,
+            "rel_threshold": CORE_REL_THRESHOLD,
+            "x_min": float(x[core].min()),
+            "x_max": float(x[core].max()),
+            "grid_points": int(core.sum()),
+        },
         "region": {
             "definition": REGION_DEFINITION,
             "rel_threshold": REGION_REL_THRESHOLD,
@@ -455,7 +527,8 @@ def run_theory(
             "net": "MLPDiscriminator",
             "hidden": hidden,
             "layers": layers,
-            "input": "(x - mean) / std of (p + q) / 2",
+            "input": "(x - mean) / std of (p + q) / 2, and clip((x - mu_k) / sigma_k, -6, 6) for every "
+            "component k of p and q",
         },
         "train_seconds": train_seconds,
         "versions": {
@@ -510,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     keys = ("jsd", "kl_pq", "kl_qp", "optimal_value", "neg_log4_plus_2jsd", "identity_check")
-    keys += ("trained_value", "value_gap", "max_abs_error_d")
+    keys += ("trained_value", "value_gap", "max_abs_error_d", "mean_abs_error_d", "max_abs_error_d_core")
     summary = {k: results[k] for k in keys}
     print(json.dumps(_finite_or_none(summary), indent=2))
     print(f"wrote {Path(args.out) / 'theory.json'} and {Path(args.out) / 'discriminator.png'}")
