@@ -56,6 +56,35 @@ def _dataset(runs: list[Any], block: tuple[str, ...]) -> tuple[Any, int]:
     return dataset, next(iter(counts))
 
 
+SEPARATION = 3.0  # standard errors by which every group must beat the noise row (issue 13)
+
+
+def separation_check(table: Table) -> str:
+    """Whether, on every final column, each group beats noise by >= 3 of its standard errors and data
+    is at least as good as every group; the failures are listed."""
+    failures = []
+    for rows in _blocks(table).values():
+        ref = {row.group: row for row in rows if row.reference}
+        for column in (c for c in table.columns if c.kind == "final"):
+            if not all(column.key in r.cells and r.cells[column.key].values for r in ref.values()):
+                continue
+            sign = 1.0 if column.higher_is_better else -1.0
+            noise, data = ref["noise"].cells[column.key].mean, ref["data"].cells[column.key].mean
+            for row in (r for r in rows if not r.reference):
+                cell = row.cells[column.key]
+                where = ", ".join([*row.block, row.group])
+                if not (sign * (cell.mean - noise) >= SEPARATION * cell.se):  # NaN se (n < 2) fails too
+                    failures.append(f"{where} not {SEPARATION:g} se better than noise on {column.metric}")
+                if sign * (data - cell.mean) < 0:
+                    failures.append(f"{where} better than data on {column.metric}")
+    if not failures:
+        return (
+            f"Reference check passed: every group beats noise by >= {SEPARATION:g} of its standard errors "
+            "on every metric column, and data is at least as good as every group."
+        )
+    return f"Reference check FAILED ({len(failures)}): " + "; ".join(failures) + "."
+
+
 def add_reference_rows(table: Table, draws: int) -> None:
     """Append the data and noise rows to every block of ``table``, each over ``draws`` draws."""
     from ganbench.evaluation.reference import NOISE_MARGIN, reference_scores
@@ -85,5 +114,5 @@ def add_reference_rows(table: Table, draws: int) -> None:
         f"Reference rows (no tests, no best marks): data = fresh samples of the true mixture, noise = "
         f"samples uniform over the means' bounding box widened by {NOISE_MARGIN:g} on every side; "
         f"{' / '.join(f'{n:,}' for n in sorted(sizes))} samples a draw (the runs' num_samples), "
-        f"{draws} draws, scored by the same metric code as the runs."
+        f"{draws} draws, scored by the same metric code as the runs. {separation_check(table)}"
     )

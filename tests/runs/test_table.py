@@ -370,6 +370,11 @@ def test_reference_rows_come_from_the_runs_dataset_and_take_no_marks(tmp_path):
     assert data["auc_high_quality_fraction"].values == []  # a reference sampler has no curve
     text = render_markdown(table)
     assert "| data (reference) | 3 | - |" in text and "noise = samples uniform" in text
+    assert "Reference check passed" in text  # hqf 0.6 ± 0.058 (se) vs noise's ~0.001; 8 modes every time
+    for seed, hqf in enumerate([0.0, 0.001, 0.002]):  # a group no better than noise
+        write_run(tmp_path / "poor", f"s{seed}", "hinge", seed, hqf=hqf, modes=8.0)
+    poor = render_markdown(build_table(find_runs([tmp_path]), metrics=metrics, reference=3, auc=False))
+    assert "Reference check FAILED (1): hinge not 3 se better than noise on high_quality_fraction" in poor
     assert [r["reference"] for r in csv.DictReader(io.StringIO(render_csv(table)))] == ["0", "1", "1"]
 
 
