@@ -1,9 +1,11 @@
 """W&B outages: no key, offline, disabled, unreachable server; the run always completes and records."""
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -112,3 +114,40 @@ def test_resumed_fit_continues_the_same_wandb_run(tmp_path):
     )
     assert (run_dir / "wandb_run_id").read_text().strip() == first_id
     assert all(run.name.endswith(first_id) for run in offline_runs(run_dir))
+
+
+class NotWandb(http.server.BaseHTTPRequestHandler):
+    """A server that answers every request, but not as W&B: an HTML error page."""
+
+    code = 501
+
+    def _answer(self):
+        self.send_response(self.code)
+        self.send_header("Content-Type", "text/html")
+        self.end_headers()
+        self.wfile.write(b"<html><body>Not here</body></html>")
+
+    do_GET = do_POST = do_PUT = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("code", [501, 404])
+def test_a_server_that_is_not_wandb_sends_the_run_offline(tmp_path, code):
+    handler = type("Handler", (NotWandb,), {"code": code})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        run_dir = tmp_path / "run"
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        result, _ = fit(tmp_path, run_dir, clean_env(tmp_path, WANDB_API_KEY=KEY, WANDB_BASE_URL=url))
+    finally:
+        server.shutdown()
+    notices = [line for line in result.stderr.splitlines() if line.startswith("ganbench: W&B")]
+    assert len(notices) == 1 and "logging offline" in notices[0]
+    assert "Traceback" not in result.stderr
+    record = json.loads((run_dir / "metrics.json").read_text())
+    assert record["status"] == "completed" and [h["iteration"] for h in record["history"]] == [10, 20]
+    (run,) = offline_runs(run_dir)
+    assert (run_dir / "wandb_run_id").read_text().strip() == run.name.rsplit("-", 1)[-1]
