@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from ganbench.cli import lightning_main, main
@@ -171,8 +172,6 @@ def test_theory_command_is_dispatched(capsys):
 
 def test_a_weights_file_that_is_not_inception_is_refused(tmp_path, capsys):
     bogus = tmp_path / "weights.pth"
-    import torch
-
     torch.save({"conv.weight": torch.zeros(3, 3)}, bogus)
     code = main(
         [
@@ -211,3 +210,97 @@ def test_a_diverged_run_is_recorded_as_diverged(tmp_path):
     assert record["status"] == "diverged"
     assert record["diverged_at"] == 1
     assert record["iterations"] < 30
+
+
+def one_line_error(capsys) -> str:
+    """The last stderr line, after checking there is no usage dump and no traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "usage:" not in err and "tip: For details" not in err
+    return [line for line in err.splitlines() if line.strip()][-1]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--model.objektive=hinge"], "error: unrecognized arguments: --model.objektive=hinge"),
+        (["--model.lr_generator=fast"], "error: model.lr_generator: "),
+        (["--trainer.max_steps=many"], "error: trainer.max_steps: "),
+        (["--model.betas=[2,3]"], "error: model.betas: "),
+        (
+            ["--model.objective=bce", "--model.objective_options.real_label=high"],
+            "real_label: expected a number",
+        ),
+        (["--model.net_options.hidden=0"], "error: model.net_options: "),
+        (["--model.net_options.hidden=1.5"], "error: model.net_options.hidden: expected an integer"),
+        (["--checkpoint.monitor=eval/nonsense"], "error: checkpoint.monitor: unknown metric 'nonsense'"),
+        (["--checkpoint.monitor=train/d_loss"], "error: checkpoint.monitor: "),
+        (["--checkpoint.mode=maximum"], "error: checkpoint.mode: "),
+        (["--checkpoint.every_n_train_steps=-1"], "error: checkpoint.every_n_train_steps: "),
+        (["--ckpt_path=best"], "error: ckpt_path: 'best' is not available"),
+        (["--ckpt_path=last"], "error: ckpt_path: no such file: "),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, expected):
+    run_dir = tmp_path / "run"
+    code = main(["fit", "--config", RING, f"--trainer.default_root_dir={run_dir}", *args])
+    assert code == 2
+    assert expected in one_line_error(capsys)
+    assert not run_dir.exists()
+
+
+def test_config_file_errors_name_the_file(tmp_path, capsys):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model:\n  objective: [hinge\n")
+    assert main(["fit", "--config", str(broken)]) == 2
+    line = one_line_error(capsys)
+    assert line.startswith(f"error: --config: {broken} is not valid YAML (line ")
+    assert main(["fit", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "error: --config: cannot read" in one_line_error(capsys)
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("model:\n  objektive: hinge\n")
+    assert main(["fit", "--config", str(unknown), f"--trainer.default_root_dir={tmp_path / 'r'}"]) == 2
+    assert "objektive" in one_line_error(capsys)
+
+
+def test_unusable_output_paths_and_accelerators_are_one_line(tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    for path in (a_file, a_file / "below"):
+        assert main(["fit", "--config", RING, f"--trainer.default_root_dir={path}"]) == 2
+        assert one_line_error(capsys) == f"error: trainer.default_root_dir: {a_file} is not a directory"
+    if not torch.cuda.is_available():
+        args = [
+            "fit",
+            "--config",
+            RING,
+            "--trainer.accelerator=gpu",
+            f"--trainer.default_root_dir={tmp_path / 'r'}",
+        ]
+        assert main(args) == 2
+        assert one_line_error(capsys).startswith("error: trainer.accelerator: ")
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert main(["fit", "--config", RING, f"--trainer.default_root_dir={locked / 'run'}"]) == 2
+        assert "is not writable" in one_line_error(capsys)
+
+
+def test_fit_refuses_a_weights_only_checkpoint(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    args = ["fit", "--config", RING, "--trainer.logger=false", *QUICK]
+    assert main([*args, f"--trainer.default_root_dir={run_dir}"]) == 0
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    weights = {k: v for k, v in checkpoint.items() if k not in ("optimizer_states", "loops", "lr_schedulers")}
+    torch.save(weights, tmp_path / "final.ckpt")  # what an ensemble member's final.ckpt holds
+    capsys.readouterr()
+    new_dir = f"--trainer.default_root_dir={tmp_path / 'new'}"
+    assert main([*args, new_dir, f"--ckpt_path={tmp_path / 'final.ckpt'}"]) == 2
+    assert "holds weights only" in one_line_error(capsys)
+    other = tmp_path / "other"
+    assert main([*args, f"--trainer.default_root_dir={other}", "--trainer.max_steps=5"]) == 0
+    capsys.readouterr()
+    # Resuming one run into another run's directory would mix the two.
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert main([*args, f"--trainer.default_root_dir={other}", f"--ckpt_path={last}"]) == 2
+    assert "is not a checkpoint of the run in" in one_line_error(capsys)
+    assert not (tmp_path / "new").exists()
