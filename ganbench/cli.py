@@ -386,6 +386,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "classifier": _lazy("ganbench.evaluation.classifier"),
     "score": _lazy("ganbench.evaluation.score"),
     "ensemble": _lazy("ganbench.ensemble_cli"),
+    "saturation": _lazy("ganbench.evaluation.saturation"),
 }
 
 
