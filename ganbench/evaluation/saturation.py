@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import pickle
 import shlex
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,7 +33,6 @@ from ganbench.objectives import build_objective
 from ganbench.runs.atomic import write_atomic, write_json_atomic
 
 GENERATOR_LOSSES = ("minimax", "nonsaturating")
-INIT = "init"
 
 
 def gradient_norm(loss: Tensor, parameters: Sequence[nn.Parameter]) -> float:
@@ -111,87 +112,133 @@ def _endless(datamodule: Any) -> Iterator[Tensor]:
             yield batch[0] if isinstance(batch, list | tuple) else batch
 
 
-def _build(fit_args: list[str], seed: int, out: Path) -> Any:
-    """The model and data a ``fit --seed_everything=SEED`` with these arguments would build."""
+def _build(fit_args: list[str], seed: int, root: Path, max_steps: int | None = None) -> Any:
+    """The model, data and trainer a ``fit --seed_everything=SEED`` with these arguments would build."""
     from ganbench.cli import lightning_main
 
     args = [*fit_args, f"--seed_everything={seed}", "--trainer.logger=false"]
-    args.append(f"--trainer.default_root_dir={out / '.build'}")
+    args += [f"--trainer.default_root_dir={root}", "--trainer.enable_progress_bar=false"]
+    if max_steps is not None:
+        args.append(f"--trainer.max_steps={max_steps}")
     # LightningCLI warns when it is given args while sys.argv holds other ones (ours): hide ours.
     with mock.patch.object(sys, "argv", sys.argv[:1]):
         return lightning_main(args, run=False)
 
 
-def _load_generator(model: Any, path: str) -> None:
+def _generator_state(model: Any) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in model.generator.state_dict().items()}
+
+
+def train_generator_states(fit_args: list[str], seed: int, iterations: Sequence[int]) -> dict[str, Any]:
+    """G's weights after each of ``iterations`` generator iterations of one ``fit`` run (0: at init).
+
+    The run is the project's own fit (same module, step and data) with the evaluation callback left
+    out (the study needs G's weights only), in a temporary run directory.
+    """
+    from lightning.pytorch.callbacks import Callback
+
+    from ganbench.evaluation.callback import Evaluation
+
+    wanted = sorted(set(iterations))
+    states: dict[str, Any] = {}
+
+    class Snapshot(Callback):
+        def on_train_batch_end(self, trainer: Any, module: Any, *args: Any) -> None:
+            if trainer.global_step in wanted:
+                states[str(trainer.global_step)] = _generator_state(module)
+
+    with tempfile.TemporaryDirectory(prefix="saturation-fit-") as root:
+        cli = _build(fit_args, seed, Path(root), max_steps=max(wanted))
+        states["0"] = _generator_state(cli.model)
+        if max(wanted) > 0:
+            kept = [c for c in cli.trainer.callbacks if not isinstance(c, Evaluation)]
+            cli.trainer.callbacks = [*kept, Snapshot()]
+            cli.trainer.fit(cli.model, cli.datamodule)
+    missing = [n for n in wanted if str(n) not in states]
+    if missing:
+        raise ValueError(f"--train_iterations: the fit run stopped before iteration {missing[0]} (diverged?)")
+    return {str(n): states[str(n)] for n in wanted}
+
+
+def _checkpoint_generator(path: str) -> dict[str, Tensor]:
     """G's weights from a Lightning checkpoint of a fit run (``generator.*`` of its state_dict)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    except (OSError, KeyError, RuntimeError) as error:
+    except (OSError, KeyError, RuntimeError, pickle.UnpicklingError) as error:
         raise ValueError(f"--checkpoints: cannot read {path}: {str(error).splitlines()[0]}") from None
     prefix = "generator."
-    weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-    try:
-        model.generator.load_state_dict(weights)
-    except RuntimeError:
-        raise ValueError(f"--checkpoints: {path} holds another generator than the config's") from None
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def run_saturation(
     fit_args: list[str],
-    out: Path,
     seeds: Sequence[int],
+    train_iterations: Sequence[int],
     checkpoints: Sequence[str],
     d_steps: int,
     every: int,
     probe_batch: int,
+    train_seed: int = 0,
     command: str = "",
 ) -> dict[str, Any]:
-    """Every (G state, seed): a fresh D of that seed trained alone; returns what saturation.json holds."""
+    """Every (G state, seed): G frozen at that state, a fresh D of that seed trained alone.
+
+    G's states come from one fit run of seed ``train_seed`` (after each of ``train_iterations``) and
+    from ``checkpoints``; a seed gives D's initialization, the real batches and the noise, as its fit
+    would. Returns what saturation.json holds.
+    """
     from ganbench.runs.record import device_name, provenance, versions
 
     started = time.time()
+    generators = {
+        f"iteration {n}": w for n, w in train_generator_states(fit_args, train_seed, train_iterations).items()
+    }
+    generators.update({path: _checkpoint_generator(path) for path in checkpoints})
     states: dict[str, dict[str, Any]] = {}
     config: dict[str, Any] = {}
-    for seed in seeds:
-        torch.manual_seed(seed)
-        for state in (INIT, *checkpoints):
-            cli = _build(fit_args, seed, out)  # D (and G at init) as the seed's fit initializes them
-            model, data = cli.model, cli.datamodule
-            if state != INIT:
-                _load_generator(model, state)
-            for p in model.generator.parameters():
-                p.requires_grad_(True)
-            hp = model.hparams
-            trace = train_discriminator_alone(
-                model.generator,
-                model.discriminator,
-                _endless(data),
-                hp.latent_dim,
-                d_steps,
-                hp.lr_discriminator,
-                tuple(hp.betas),
-                every,
-                probe_batch,
-                seed,
-            )
-            states.setdefault(state, {"seeds": {}})["seeds"][str(seed)] = trace
-            config = cli._resolved_config()
-            print(
-                f"{state} seed {seed}: accuracy {trace['accuracy'][0]:.2f} -> {trace['accuracy'][-1]:.2f}, "
-                f"grad minimax {trace['grad_minimax'][0]:.3g} -> {trace['grad_minimax'][-1]:.3g}, "
-                f"non-saturating {trace['grad_nonsaturating'][0]:.3g} -> "
-                f"{trace['grad_nonsaturating'][-1]:.3g}",
-                flush=True,
-            )
+    with tempfile.TemporaryDirectory(prefix="saturation-") as root:
+        for state, weights in generators.items():
+            for seed in seeds:
+                cli = _build(fit_args, seed, Path(root))
+                model = cli.model
+                try:
+                    model.generator.load_state_dict(weights)
+                except RuntimeError:
+                    raise ValueError(
+                        f"--checkpoints: {state} holds another generator than the config's"
+                    ) from None
+                hp = model.hparams
+                trace = train_discriminator_alone(
+                    model.generator,
+                    model.discriminator,
+                    _endless(cli.datamodule),
+                    hp.latent_dim,
+                    d_steps,
+                    hp.lr_discriminator,
+                    tuple(hp.betas),
+                    every,
+                    probe_batch,
+                    seed,
+                )
+                states.setdefault(state, {"seeds": {}})["seeds"][str(seed)] = trace
+                config = cli._resolved_config()
+                print(
+                    f"G {state}, D seed {seed}: accuracy {trace['accuracy'][0]:.2f} -> "
+                    f"{trace['accuracy'][-1]:.2f}, grad minimax {trace['grad_minimax'][0]:.3g} -> "
+                    f"{trace['grad_minimax'][-1]:.3g}, non-saturating "
+                    f"{trace['grad_nonsaturating'][0]:.3g} -> {trace['grad_nonsaturating'][-1]:.3g}",
+                    flush=True,
+                )
     return {
         "study": "Arjovsky & Bottou 2017, fig. 2: G frozen, D trained alone with the minimax D loss",
         "command": command,
         "fit_args": fit_args,
+        "train_seed": train_seed,
         "d_steps": d_steps,
         "probe_batch": probe_batch,
         "probe": "fixed noise and one fixed real batch per seed; D in train mode, G's weights frozen",
         "seeds": list(seeds),
-        "generator_states": {k: v for k, v in states.items()},
+        "generator_states": states,
         "config": config,
         "device": device_name(torch.device("cpu")),
         "torch_threads": torch.get_num_threads(),
@@ -220,11 +267,11 @@ def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _label(state: str) -> str:
-    return (
-        "G at initialization"
-        if state == INIT
-        else f"G from {Path(state).parent.parent.name}/{Path(state).name}"
-    )
+    if state == "iteration 0":
+        return "G at initialization"
+    if state.startswith("iteration "):
+        return f"G after {state.split()[1]} iterations"
+    return f"G from {Path(state).parent.parent.name}/{Path(state).name}"
 
 
 def plot(results: dict[str, Any], out: Path, title: str) -> list[Path]:
@@ -311,8 +358,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--d_steps", type=int, default=300, help="D steps per frozen G (300)")
     p.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 0,1,5 (0-4)")
     p.add_argument(
-        "--checkpoints", nargs="*", default=[], help="fit checkpoints whose G to freeze, besides G at init"
+        "--train_iterations",
+        default="0",
+        help="freeze G after these iterations of one fit run of --train_seed, e.g. 0,500,2000 (0: at init)",
     )
+    p.add_argument("--train_seed", type=int, default=0, help="seed of that fit run (0)")
+    p.add_argument("--checkpoints", nargs="*", default=[], help="fit checkpoints whose G to freeze as well")
     p.add_argument("--every", type=int, default=10, help="probe every N D steps (10)")
     p.add_argument("--probe_batch", type=int, default=256, help="samples per probe (256)")
     p.add_argument("--title", default=None, help="plot title (the config's name)")
@@ -342,21 +393,26 @@ def main(argv: list[str] | None = None) -> int:
         missing = [c for c in args.checkpoints if not Path(c).is_file()]
         if missing:
             raise ValueError(f"--checkpoints: no such file {missing[0]}")
+        try:
+            iterations = parse_seeds(args.train_iterations)
+        except ValueError as error:  # the same syntax as --seeds
+            raise ValueError(str(error).replace("--seeds", "--train_iterations")) from None
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         results = run_saturation(
             ["--config", args.config, *fit_args],
-            out,
             seeds,
+            iterations,
             args.checkpoints,
             args.d_steps,
             args.every,
             args.probe_batch,
+            args.train_seed,
             "python -m ganbench saturation " + shlex.join(sys.argv[1:] if argv is None else argv),
         )
     except ValueError as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         return 2
+    out.mkdir(parents=True, exist_ok=True)
     title = args.title or Path(args.config).stem
     rows = summarize(results)
     results["summary"] = rows

@@ -72,6 +72,8 @@ def test_command_writes_json_plot_and_summary(tmp_path) -> None:
             "0-1",
             "--every",
             "6",
+            "--train_iterations",
+            "0,3",
             "--probe_batch",
             "32",
             "--model.net_options.hidden=16",
@@ -80,11 +82,15 @@ def test_command_writes_json_plot_and_summary(tmp_path) -> None:
     assert code == 0
     data = json.loads((out / "saturation.json").read_text())
     assert data["seeds"] == [0, 1] and data["d_steps"] == 12
-    traces = data["generator_states"]["init"]["seeds"]
+    assert list(data["generator_states"]) == ["iteration 0", "iteration 3"]
+    trained = data["generator_states"]["iteration 3"]["seeds"]["0"]
+    traces = data["generator_states"]["iteration 0"]["seeds"]
+    # The same D seed meets another G after 3 fit iterations.
+    assert trained["grad_minimax"][0] != traces["0"]["grad_minimax"][0]
     assert set(traces) == {"0", "1"} and traces["0"]["step"][-1] == 12
     assert data["config"]["model"]["net_options"]["hidden"] == 16
     assert "--d_steps 12" in data["command"]
-    assert summarize(data)[0]["seeds"] == 2
+    assert [r["seeds"] for r in summarize(data)] == [2, 2]
     assert (out / "saturation.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / "saturation.pdf").exists() and "ring8" in (out / "summary.md").read_text()
 
@@ -96,6 +102,7 @@ def test_command_writes_json_plot_and_summary(tmp_path) -> None:
         (["--seeds", "3-1"], "error: --seeds: the range 3-1 is empty"),
         (["--checkpoints", "nope.ckpt"], "error: --checkpoints: no such file nope.ckpt"),
         (["--seed_everything=3"], "error: --seed_everything: set by the study"),
+        (["--train_iterations", "x"], "error: --train_iterations: 'x' is not a list"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, args: list[str], message: str) -> None:
