@@ -190,6 +190,7 @@ def run_saturation(
     from ganbench.runs.record import device_name, provenance, versions
 
     started = time.time()
+    source = {"versions": versions(), **provenance()}  # the code as imported, before anything is written
     generators = {
         f"iteration {n}": w for n, w in train_generator_states(fit_args, train_seed, train_iterations).items()
     }
@@ -243,8 +244,7 @@ def run_saturation(
         "device": device_name(torch.device("cpu")),
         "torch_threads": torch.get_num_threads(),
         "wall_time_s": round(time.time() - started, 1),
-        "versions": versions(),
-        **provenance(),
+        **source,
     }
 
 
