@@ -70,6 +70,31 @@ def _several_devices(devices: Any) -> bool:
     return count > 1 or count == -1  # -1: every device (DDP over one is harmless)
 
 
+def check_fit_settings(trainer: Any, resume_step: int | None) -> None:
+    """Trainer settings with which fit would train nothing, or that manual optimization refuses mid-run."""
+    if trainer.max_steps == 0:
+        raise ValueError("trainer.max_steps: 0 trains nothing; must be >= 1 (or -1 for no limit)")
+    if trainer.max_epochs == 0:
+        raise ValueError("trainer.max_epochs: 0 trains nothing; must be >= 1 (or -1: max_steps decides)")
+    if trainer.limit_train_batches is not None and trainer.limit_train_batches == 0:
+        raise ValueError("trainer.limit_train_batches: 0 trains nothing; must be > 0")
+    if trainer.accumulate_grad_batches not in (None, 1):
+        raise ValueError(
+            f"trainer.accumulate_grad_batches: {trainer.accumulate_grad_batches} is not supported: the GAN "
+            "steps its optimizers itself (manual optimization); valid choice: 1"
+        )
+    if trainer.gradient_clip_val not in (None, 0, 0.0):
+        raise ValueError(
+            "trainer.gradient_clip_val: not supported: the GAN steps its optimizers itself (manual "
+            "optimization); valid choice: null"
+        )
+    if resume_step is not None and trainer.max_steps is not None and 0 <= trainer.max_steps < resume_step:
+        raise ValueError(
+            f"trainer.max_steps: {trainer.max_steps} is below the {resume_step} iterations the checkpoint "
+            "already has; pass the run's trainer.max_steps or a larger one"
+        )
+
+
 def launched_as_rank_zero() -> bool:
     """Whether this process is rank 0 of its launch (DDP children and torchrun ranks carry their rank
     in the environment before the trainer knows it)."""
@@ -124,6 +149,8 @@ class GanbenchCLI(LightningCLI):
         trainer = config.trainer
         if trainer.max_steps is not None and trainer.max_steps < -1:
             raise ValueError(f"trainer.max_steps: must be >= 0 (or -1 for no limit), got {trainer.max_steps}")
+        if self.subcommand == "fit":
+            check_fit_settings(trainer, self.resume_step)
         if config.get("num_threads") is not None:
             if config.num_threads < 1:
                 raise ValueError(f"num_threads: must be >= 1 or null, got {config.num_threads}")
@@ -133,6 +160,10 @@ class GanbenchCLI(LightningCLI):
             trainer.strategy = "ddp"  # what Lightning picks for several devices
         if trainer.strategy in DDP_STRATEGIES:
             trainer.strategy = DDP_STRATEGIES[trainer.strategy]
+        if trainer.default_root_dir is not None and not str(trainer.default_root_dir).strip():
+            raise ValueError(
+                "trainer.default_root_dir: empty; give a directory, or leave it out for runs/NAME"
+            )
         if trainer.default_root_dir is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = f"{config.data.dataset}-{config.model.objective}-seed{config.seed_everything}-{stamp}"
@@ -200,6 +231,12 @@ class GanbenchCLI(LightningCLI):
                     f"{run_dir}; resume into that run's own directory or into a new one"
                 )
 
+    def _set_seed(self) -> None:
+        seed = self._get(self.config, "seed_everything")
+        if not isinstance(seed, bool) and isinstance(seed, int) and not 0 <= seed <= 2**32 - 1:
+            raise ValueError(f"seed_everything: must be in [0, 4294967295] (numpy's range), got {seed}")
+        super()._set_seed()
+
     def instantiate_classes(self) -> None:
         try:
             super().instantiate_classes()
@@ -259,6 +296,7 @@ class GanbenchCLI(LightningCLI):
                 trainer.default_root_dir,
                 resuming=resuming,
                 overwrite=bool(subcommand_config.get("overwrite")),
+                command=self.subcommand or "fit",
             )
         use_atomic_checkpoints(trainer)
         config = self._resolved_config()
@@ -300,6 +338,9 @@ class GanbenchCLI(LightningCLI):
 
 def trainer_field(error: BaseException) -> str:
     """The trainer option a Lightning MisconfigurationException is about, from its message."""
+    named = re.search(r"Trainer\((\w+)=", str(error))  # "`Trainer(devices='0')` value is not ..."
+    if named:
+        return f"trainer.{named.group(1)}"
     message = str(error).lower()
     for words, field in (
         (("accelerator", "gpu", "cuda", "mps", "tpu", "backend"), "trainer.accelerator"),
@@ -444,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         # Bad input is a one-line message naming the field, not a traceback.
         print(f"error: {_first_line(error)}", file=sys.stderr)
+        return 2
+    except MisconfigurationException as error:  # a trainer setting Lightning refuses once fit started
+        print(f"error: {trainer_field(error)}: {_first_line(error)}", file=sys.stderr)
         return 2
     except SIGTERMException:
         print(

@@ -238,14 +238,23 @@ def one_line_error(capsys) -> str:
         (["--checkpoint.every_n_train_steps=-1"], "error: checkpoint.every_n_train_steps: "),
         (["--ckpt_path=best"], "error: ckpt_path: 'best' is not available"),
         (["--ckpt_path=last"], "error: ckpt_path: no such file: "),
+        (["--trainer.max_steps=0"], "error: trainer.max_steps: 0 trains nothing"),
+        (["--trainer.max_epochs=0"], "error: trainer.max_epochs: 0 trains nothing"),
+        (["--trainer.limit_train_batches=0"], "error: trainer.limit_train_batches: "),
+        (["--trainer.accumulate_grad_batches=2"], "error: trainer.accumulate_grad_batches: "),
+        (["--trainer.gradient_clip_val=1"], "error: trainer.gradient_clip_val: "),
+        (["--trainer.devices=0"], "error: trainer.devices: "),
+        (["--seed_everything=-1"], "error: seed_everything: "),
+        (["--trainer.default_root_dir="], "error: trainer.default_root_dir: empty"),
     ],
 )
-def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, expected):
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch, args, expected):
+    monkeypatch.chdir(tmp_path)  # a run that wrongly starts in the working directory is seen too
     run_dir = tmp_path / "run"
     code = main(["fit", "--config", RING, f"--trainer.default_root_dir={run_dir}", *args])
     assert code == 2
     assert expected in one_line_error(capsys)
-    assert not run_dir.exists()
+    assert not run_dir.exists() and not list(tmp_path.iterdir())
 
 
 def test_config_file_errors_name_the_file(tmp_path, capsys):
@@ -303,4 +312,7 @@ def test_fit_refuses_a_weights_only_checkpoint(tmp_path, capsys):
     last = run_dir / "checkpoints" / "last.ckpt"
     assert main([*args, f"--trainer.default_root_dir={other}", f"--ckpt_path={last}"]) == 2
     assert "is not a checkpoint of the run in" in one_line_error(capsys)
+    resume = [f"--trainer.default_root_dir={run_dir}", f"--ckpt_path={last}"]
+    assert main([*args, *resume, "--trainer.max_steps=20"]) == 2  # QUICK's 30 were done
+    assert "is below the 30 iterations the checkpoint already has" in one_line_error(capsys)
     assert not (tmp_path / "new").exists()

@@ -117,6 +117,7 @@ def claim_run_dir(
     resuming: bool,
     overwrite: bool,
     field: str = "trainer.default_root_dir",
+    command: str = "fit",
 ) -> FileLock:
     """Lock ``run_dir`` for this process and make sure it is this run's; returns the held lock.
 
@@ -128,10 +129,11 @@ def claim_run_dir(
     try:
         if holds_run(run_dir) and not resuming:
             if not overwrite:
+                resume = f"resume it with --ckpt_path={Path(run_dir) / 'checkpoints' / 'last.ckpt'}, "
                 raise RunDirectoryError(
-                    f"{field}: {run_dir} already holds a run ({describe_run(run_dir)}); resume it with "
-                    f"--ckpt_path={Path(run_dir) / 'checkpoints' / 'last.ckpt'}, choose another directory, "
-                    f"or pass {OVERWRITE_OPTION} to replace it"
+                    f"{field}: {run_dir} already holds a run ({describe_run(run_dir)}); "
+                    f"{resume if command == 'fit' else f'{command} writes a run directory of its own: '}"
+                    f"choose another directory, or pass {OVERWRITE_OPTION} to replace it"
                 )
             remove_run(run_dir)
     except BaseException:

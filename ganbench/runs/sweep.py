@@ -723,6 +723,9 @@ def _main(args: argparse.Namespace) -> int:
     except SweepError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # e.g. --root names a file, or a folder this user cannot write to
+        print(f"error: {error.filename or '--root'}: {error.strerror or error}", file=sys.stderr)
+        return 2
     print(summary_table(result.outcomes))
     failed = [o for o in result.outcomes if o.failed]
     print(f"{len(result.outcomes)} runs in {root}: " + ", ".join(_counts(result.outcomes)))

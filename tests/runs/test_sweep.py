@@ -462,3 +462,12 @@ def test_a_preempted_fit_run_is_resumed_not_restarted(tmp_path, capsys):
     iterations = [h["iteration"] for h in record["history"]]
     assert iterations == list(range(10, 301, 10))  # the preempted part's curve is kept, nothing twice
     assert "--ckpt_path=" in (run_dir / "sweep.log").read_text()
+
+
+def test_a_root_that_is_a_file_is_one_line(tmp_path, capsys):
+    path = write_sweep(tmp_path / "s.yaml", {"a": {"values": [1]}}, command=["${interpreter}", "-c", FAKE])
+    root = tmp_path / "a-file"
+    root.write_text("")
+    assert main([str(path), "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {root}") and "Traceback" not in err
