@@ -69,6 +69,11 @@ class RunCheckpoint(ModelCheckpoint):
             raise ValueError(f"checkpoint.every_n_train_steps: must be >= 0, got {every_n_train_steps}")
         if save_top_k < -1:
             raise ValueError(f"checkpoint.save_top_k: must be >= -1 (-1 keeps all), got {save_top_k}")
+        if monitor is None and save_top_k not in (-1, 0, 1):
+            raise ValueError(
+                f"checkpoint.save_top_k: {save_top_k} needs checkpoint.monitor to rank checkpoints; "
+                "without it valid choices: -1 (keep all), 0, 1 (keep the latest)"
+            )
         if mode not in ("min", "max"):
             raise ValueError(f"checkpoint.mode: {mode!r}; valid choices: min, max")
         kwargs.setdefault("enable_version_counter", False)
