@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import Callback, LightningModule
+from lightning.pytorch.plugins.precision import Precision
+from lightning.pytorch.strategies import SingleDeviceStrategy
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -31,8 +34,34 @@ from ganbench.step import (
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
+# Hooks that Lightning's backward and optimizer step call; where nothing overrides them (and one process
+# runs in plain fp32), the iteration may call backward() and step() itself (``_DirectUpdates``).
+_STEP_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step")
+_MODULE_HOOKS = (*_STEP_HOOKS, "backward", "optimizer_step")
+_NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
+
+
 def _no_closure() -> None:
     return None
+
+
+@contextlib.contextmanager
+def _cuda_runtime_check() -> Iterator[None]:
+    """CUDA's availability asked through the CUDA runtime while CUDA is not initialised.
+
+    Lightning sets PYTORCH_NVML_BASED_CUDA_CHECK=1 at import; until CUDA is initialised (always, in a
+    CPU run) ``torch.cuda.is_available`` then dlopens NVML on every call, and Adam's step asks it every
+    step: about 0.3 ms per optimizer step, a fifth of a toy iteration. The runtime answer is the same.
+    """
+    saved = os.environ.get(_NVML_CHECK)
+    if saved != "1" or torch.cuda.is_initialized():
+        yield
+        return
+    os.environ[_NVML_CHECK] = "0"
+    try:
+        yield
+    finally:
+        os.environ[_NVML_CHECK] = saved
 
 
 class GAN(LightningModule):
@@ -156,6 +185,7 @@ class GAN(LightningModule):
         self.register_buffer("_first_nonfinite", torch.tensor(-1, dtype=torch.long), persistent=False)
         self.diverged_at: int | None = None
         self._prepared = False
+        self._loop: _LoopState | None = None  # per-fit objects, built at the first iteration
 
     def configure_model(self) -> None:
         """Lightning's hook before training/evaluation: memory format and compilation, once."""
@@ -221,40 +251,64 @@ class GAN(LightningModule):
         """D's and G's Adam (TTUR learning rates) over the given parameters: one net's, or a stack's."""
         hp = self.hparams
         betas = tuple(hp.betas)
+        # foreach: one kernel per Adam operation over all tensors, bit for bit the per-tensor loop
+        # (tests/test_module.py); the per-tensor loop is PyTorch's CPU default.
         return [
-            torch.optim.Adam(discriminator_params, lr=hp.lr_discriminator, betas=betas),
-            torch.optim.Adam(generator_params, lr=hp.lr_generator, betas=betas),
+            torch.optim.Adam(discriminator_params, lr=hp.lr_discriminator, betas=betas, foreach=True),
+            torch.optim.Adam(generator_params, lr=hp.lr_generator, betas=betas, foreach=True),
         ]
 
     def training_step(self, batch: Tensor, batch_idx: int) -> None:
-        chunks = self.n_critic * self.players.packing
-        if batch.shape[0] % chunks:
+        loop = self._loop or self._build_loop()
+        if batch.shape[0] % loop.chunks:
             raise ValueError(
                 f"data.batches_per_iteration: a batch of {batch.shape[0]} does not split into "
-                f"n_critic={self.n_critic} D steps of packing={self.players.packing}; set it to {chunks}"
+                f"n_critic={self.n_critic} D steps of packing={self.players.packing}; set it to {loop.chunks}"
             )
         if self.hparams.channels_last and batch.dim() == 4:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        opt_d, opt_g = self.optimizers()
         iteration = self.global_step + 1  # 1-based number of the iteration being run
-        log_now = iteration % max(self.trainer.log_every_n_steps, 1) == 0
-        stats = train_iteration(
-            self.players,
-            self.objective,
-            self.regularizers,
-            batch.chunk(self.n_critic),
-            GlobalDraws(self.device),
-            _LightningUpdates(self, opt_d, opt_g),
-            diagnostics=log_now,
-            rule=self.hparams.update,
-        )
-        self._first_nonfinite = first_nonfinite(self._first_nonfinite, iteration, stats)
-        for scheduler in self.lr_schedulers() or ():
+        log_now = iteration % loop.log_every == 0
+        with loop.runtime_check():
+            stats = train_iteration(
+                self.players,
+                self.objective,
+                self.regularizers,
+                batch.chunk(self.n_critic),
+                loop.draws,
+                loop.updates,
+                diagnostics=log_now,
+                rule=self.hparams.update,
+            )
+        # In place: a buffer assignment goes through nn.Module.__setattr__ every iteration.
+        self._first_nonfinite.copy_(first_nonfinite(self._first_nonfinite, iteration, stats))
+        for scheduler in loop.schedulers:
             scheduler.step()
         if log_now:
             self.log_dict(train_scalars(stats), on_step=True, on_epoch=False, sync_dist=True)
         if iteration % self.hparams.divergence_check_every == 0 or iteration >= self.trainer.max_steps > 0:
             self.check_divergence()
+
+    def _build_loop(self) -> _LoopState:
+        """What every iteration of this fit uses: optimizers, schedulers, draws, the update path."""
+        opt_d, opt_g = self.optimizers()
+        trainer = self.trainer
+        direct = _direct_updates_allowed(self)
+        updates = _DirectUpdates(self, opt_d, opt_g) if direct else _LightningUpdates(self, opt_d, opt_g)
+        on_cpu = self.device.type == "cpu"
+        self._loop = _LoopState(
+            chunks=self.n_critic * self.players.packing,
+            log_every=max(trainer.log_every_n_steps, 1),
+            draws=GlobalDraws(self.device),
+            updates=updates,
+            schedulers=[config.scheduler for config in trainer.lr_scheduler_configs],
+            runtime_check=_cuda_runtime_check if on_cpu else contextlib.nullcontext,
+        )
+        return self._loop
+
+    def on_train_start(self) -> None:
+        self._loop = None  # a new fit (or a resumed one) builds its loop objects again
+        self._restore_rng()
 
     def check_divergence(self) -> bool:
         """Read the device-side divergence flag (one sync) and stop the trainer if a loss went NaN/inf."""
@@ -302,7 +356,7 @@ class GAN(LightningModule):
                     f"but model.{key}={self.hparams[key]!r}"
                 )
 
-    def on_train_start(self) -> None:
+    def _restore_rng(self) -> None:
         rng = getattr(self, "_restored_rng", None)
         self._restored_rng = None
         if self.trainer.world_size > 1:
@@ -313,6 +367,81 @@ class GAN(LightningModule):
         elif rng is not None:
             # Restored last, after Lightning's own restore, so a resumed run draws the same noise.
             _set_rng_states(rng)
+
+
+@dataclass
+class _LoopState:
+    chunks: int
+    log_every: int
+    draws: GlobalDraws
+    updates: Any
+    schedulers: list[Any]
+    runtime_check: Callable[[], contextlib.AbstractContextManager[Any]]
+
+
+def _overrides(obj: Any, base: type, name: str) -> bool:
+    return getattr(type(obj), name, None) is not getattr(base, name, None)
+
+
+def _direct_updates_allowed(module: GAN) -> bool:
+    """Whether Lightning's backward and step add nothing here: one process, plain fp32 precision, and no
+    callback or module hook on backward or the optimizer step. Then ``_DirectUpdates`` does the same."""
+    trainer = module.trainer
+    if type(trainer.strategy) is not SingleDeviceStrategy or type(trainer.precision_plugin) is not Precision:
+        return False
+    if any(_overrides(module, LightningModule, name) for name in _MODULE_HOOKS):
+        return False
+    if any(_overrides(cb, Callback, name) for cb in trainer.callbacks for name in _STEP_HOOKS):
+        return False
+    optimizers = module.optimizers()
+    return all(hasattr(opt, "_on_before_step") and hasattr(opt, "_on_after_step") for opt in optimizers)
+
+
+class _DirectUpdates:
+    """The updates of ``_LightningUpdates`` without Lightning's per-call dispatch (hooks none override,
+    strategy and precision calls that only forward). G's step still tells Lightning's loop that an
+    optimizer stepped, so ``global_step`` counts iterations as before."""
+
+    def __init__(self, module: GAN, opt_d: Any, opt_g: Any) -> None:
+        self.module, self.opt_d, self.opt_g = module, opt_d, opt_g
+        self.raw_d, self.raw_g = opt_d.optimizer, opt_g.optimizer
+        # The D parameters that G's phase freezes (as toggle_optimizer does) and thaws after.
+        self.d_params = [p for p in module.discriminator.parameters() if p.requires_grad]
+
+    def discriminator_phase(self) -> contextlib.AbstractContextManager[Any]:
+        # toggle_optimizer(D) freezes G, which no D step differentiates anyway (fakes are detached).
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def generator_phase(self) -> Iterator[None]:
+        for p in self.d_params:
+            p.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for p in self.d_params:
+                p.requires_grad_(True)
+
+    def backward_discriminator(self, loss: Tensor) -> None:
+        self.raw_d.zero_grad(set_to_none=True)
+        loss.backward()
+
+    def step_discriminator(self) -> None:
+        self.raw_d.step()  # not counted as a global step, as in _LightningUpdates
+
+    def backward_generator(self, loss: Tensor) -> None:
+        self.raw_g.zero_grad(set_to_none=True)
+        loss.backward()
+
+    def step_generator(self) -> None:
+        self.opt_g._on_before_step()  # Lightning's manual loop counts this step: global_step += 1
+        self.raw_g.step()
+        self.opt_g._on_after_step()
+        if self.module.generator_ema is not None:
+            self.module.generator_ema.update_parameters(self.module.generator)
+
+    def generator_parameters(self) -> Iterator[Tensor]:
+        return self.module.generator.parameters()
 
 
 class _LightningUpdates:

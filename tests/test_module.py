@@ -1,11 +1,14 @@
 """The GAN system: iteration counting, a short run that trains, EMA, bad arguments, checkpoints."""
 
+import copy
+import os
+
 import pytest
 import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
 
 from ganbench.data import GANDataModule
-from ganbench.evaluation.callback import Evaluation, evaluate_generator
+from ganbench.evaluation.callback import Evaluation
 from ganbench.evaluation.mixture import score_mixture
 from ganbench.module import GAN
 
@@ -239,3 +242,75 @@ def test_learning_rates_decay_linearly_to_zero_from_lr_decay_start(tmp_path):
     assert [r[0] / 2e-3 for r in rates] == pytest.approx(expected)
     with pytest.raises(ValueError, match="model.lr_decay_start"):
         GAN(lr_decay_start=1.0)
+
+
+class BackwardHook(Callback):
+    """A callback on Lightning's backward: the module must then take Lightning's own update path."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def on_before_backward(self, trainer, module, loss) -> None:
+        self.calls += 1
+
+
+def trained_state(tmp_path, steps: int, callbacks=(), **model_options) -> tuple[GAN, dict[str, torch.Tensor]]:
+    seed_everything(0)
+    module = GAN(latent_dim=8, net_options={"hidden": 16}, **model_options)
+    data = GANDataModule(batch_size=32, seed=0, batches_per_iteration=module.n_critic)
+    trainer = make_trainer(tmp_path, steps, list(callbacks), log_every_n_steps=2)
+    trainer.fit(module, data)
+    assert trainer.global_step == steps
+    return module, {k: v.clone() for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("options", [{}, {"n_critic": 2, "ema_decay": 0.9}, {"update": "simultaneous"}])
+def test_direct_updates_equal_lightnings_bit_for_bit(tmp_path, options):
+    """Without step hooks the module calls backward() and step() itself; the weights are the same bits."""
+    direct, direct_state = trained_state(tmp_path / "direct", 6, **options)
+    hook = BackwardHook()
+    routed, routed_state = trained_state(tmp_path / "lightning", 6, [hook], **options)
+    assert type(direct._loop.updates).__name__ == "_DirectUpdates"
+    assert type(routed._loop.updates).__name__ == "_LightningUpdates"
+    assert hook.calls == 6 * (direct.n_critic + 1)  # the hook really ran on every backward
+    assert direct_state.keys() == routed_state.keys()
+    for name, value in direct_state.items():
+        assert torch.equal(value, routed_state[name]), name
+
+
+def test_foreach_adam_is_the_per_tensor_adam_bit_for_bit():
+    """The module's optimizers use foreach kernels; PyTorch's CPU default (per tensor) gives the same bits."""
+    module = GAN(latent_dim=4, net_options={"hidden": 8})
+    copies = [copy.deepcopy(module.discriminator) for _ in range(2)]
+    fast = module.optimizers_for(copies[0].parameters(), module.generator.parameters())[0]
+    assert fast.defaults["foreach"] is True
+    slow = torch.optim.Adam(copies[1].parameters(), lr=fast.defaults["lr"], betas=fast.defaults["betas"])
+    x = torch.randn(16, 2, generator=torch.Generator().manual_seed(0))
+    for k in range(5):
+        for net, opt in zip(copies, (fast, slow), strict=True):
+            opt.zero_grad()
+            net(x * (k + 1)).pow(2).mean().backward()
+            opt.step()
+    for a, b in zip(copies[0].parameters(), copies[1].parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_nvml_probe_is_skipped_only_inside_a_cpu_iteration(tmp_path, monkeypatch):
+    """Adam's per-step CUDA probe asks the CUDA runtime during an iteration; the setting is restored."""
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    seen = []
+
+    class Probe(Callback):
+        def on_train_batch_end(self, trainer, module, *args) -> None:
+            seen.append(os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"])
+
+    original = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        seen.append("step:" + os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    trained_state(tmp_path, 2, [Probe()])
+    assert seen == ["step:0", "step:0", "1"] * 2
+    assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"
