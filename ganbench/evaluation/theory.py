@@ -559,7 +559,15 @@ def _join_mixture_values(argv: Sequence[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m ganbench theory``: returns 0 on success, 2 on bad input (one-line error)."""
+    """``python -m ganbench theory``: returns 0 on success, 2 on bad input (one-line error).
+
+    ``theory divergences ...`` is the divergence lab (``ganbench.evaluation.divergences``).
+    """
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["divergences"]:
+        from ganbench.evaluation.divergences import main as divergences_main
+
+        return divergences_main(words[1:])
     parser = argparse.ArgumentParser(
         prog="python -m ganbench theory",
         description="Optimal discriminator D* = p / (p + q) and V(D*) = -log 4 + 2 JSD(p||q) for 1-D "
@@ -574,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="samples of p and of q")
     parser.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate ({DEFAULT_LR})")
     try:
-        args = parser.parse_args(_join_mixture_values(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(_join_mixture_values(words))
     except SystemExit as exit_:  # argparse already printed its usage error (or --help)
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
