@@ -19,10 +19,14 @@ from ganbench.nets import build_nets
 from ganbench.objectives import Objective, build_objective
 from ganbench.seeding import batch_seed
 from ganbench.step import (
+    EAGER,
     UPDATE_RULES,
+    Forwards,
     GlobalDraws,
     Players,
+    discriminator_forward,
     first_nonfinite,
+    generator_forward,
     needs_double_backward,
     nonfinite_parameters,
     resolve_n_critic,
@@ -99,6 +103,9 @@ class GAN(LightningModule):
         divergence_check_every: iterations between host checks for NaN/inf (a check syncs the device).
         compile: ``torch.compile`` G and D (``nn.Module.compile``: weights and checkpoints unchanged).
             Not with a gradient penalty: compiled graphs do not support its double backward.
+        compile_step: ``torch.compile`` each step's whole forward (noise to loss: G, D, the objective)
+            and step both nets with fused Adam: the compiled fast path for small nets on a CPU, equal
+            to the eager iteration within float rounding. Alternating updates, no regularizer.
         compile_mode: torch.compile's mode: default, reduce-overhead (CUDA graphs), max-autotune,
             max-autotune-no-cudagraphs.
         channels_last: keep conv weights and image batches in channels-last memory format (faster
@@ -125,6 +132,7 @@ class GAN(LightningModule):
         divergence_check_every: int = 50,
         compile: bool = False,
         compile_mode: str = "default",
+        compile_step: bool = False,
         channels_last: bool = False,
     ) -> None:
         super().__init__()
@@ -153,11 +161,16 @@ class GAN(LightningModule):
             )
         self.objective: Objective = build_objective(objective, **(objective_options or {}))
         self.regularizers = resolve_regularizers(self.objective, regularizers)
-        if compile and needs_double_backward(self.regularizers):
-            names = ", ".join(r.name for r in self.regularizers)
+        for field, on in (("model.compile", compile), ("model.compile_step", compile_step)):
+            if on and needs_double_backward(self.regularizers):
+                names = ", ".join(r.name for r in self.regularizers)
+                raise ValueError(
+                    f"{field}: torch.compile does not support the double backward of {names}; "
+                    "valid choice with these regularizers: false"
+                )
+        if compile_step and update != "alternating":
             raise ValueError(
-                f"model.compile: torch.compile does not support the double backward of {names}; "
-                "valid choice with these regularizers: false"
+                f"model.compile_step: compiles alternating updates; valid choice with {update}: false"
             )
         self.n_critic = resolve_n_critic(self.objective, n_critic)
         if update not in UPDATE_RULES:
@@ -186,6 +199,7 @@ class GAN(LightningModule):
         self.diverged_at: int | None = None
         self._prepared = False
         self._loop: _LoopState | None = None  # per-fit objects, built at the first iteration
+        self.forwards: Forwards = EAGER  # the steps' forward passes (compiled by compile_step)
 
     def configure_model(self) -> None:
         """Lightning's hook before training/evaluation: memory format and compilation, once."""
@@ -201,6 +215,8 @@ class GAN(LightningModule):
             # nn.Module.compile compiles forward in place: parameter names and checkpoints stay the same.
             self.generator.compile(mode=hp.compile_mode)
             self.discriminator.compile(mode=hp.compile_mode)
+        if hp.get("compile_step", False):
+            self.forwards = compiled_forwards(hp.compile_mode)
 
     # ------------------------------------------------------------------ generation
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
@@ -250,12 +266,14 @@ class GAN(LightningModule):
     def optimizers_for(self, discriminator_params: Any, generator_params: Any) -> list[torch.optim.Optimizer]:
         """D's and G's Adam (TTUR learning rates) over the given parameters: one net's, or a stack's."""
         hp = self.hparams
-        betas = tuple(hp.betas)
         # foreach: one kernel per Adam operation over all tensors, bit for bit the per-tensor loop
-        # (tests/test_module.py); the per-tensor loop is PyTorch's CPU default.
+        # (tests/test_module.py), which is PyTorch's CPU default. fused (compile_step): one kernel
+        # for the whole update, equal within float rounding.
+        kernels = {"fused": True} if hp.get("compile_step", False) else {"foreach": True}
+        options = {"betas": tuple(hp.betas), **kernels}
         return [
-            torch.optim.Adam(discriminator_params, lr=hp.lr_discriminator, betas=betas, foreach=True),
-            torch.optim.Adam(generator_params, lr=hp.lr_generator, betas=betas, foreach=True),
+            torch.optim.Adam(discriminator_params, lr=hp.lr_discriminator, **options),
+            torch.optim.Adam(generator_params, lr=hp.lr_generator, **options),
         ]
 
     def training_step(self, batch: Tensor, batch_idx: int) -> None:
@@ -279,6 +297,7 @@ class GAN(LightningModule):
                 loop.updates,
                 diagnostics=log_now,
                 rule=self.hparams.update,
+                forwards=self.forwards,
             )
         # In place: a buffer assignment goes through nn.Module.__setattr__ every iteration.
         self._first_nonfinite.copy_(first_nonfinite(self._first_nonfinite, iteration, stats))
@@ -367,6 +386,19 @@ class GAN(LightningModule):
         elif rng is not None:
             # Restored last, after Lightning's own restore, so a resumed run draws the same noise.
             _set_rng_states(rng)
+
+
+def compiled_forwards(mode: str = "default") -> Forwards:
+    """The steps' forward passes compiled, each as one graph with its backward (AOTAutograd)."""
+    import torch._inductor.config
+
+    # Inductor's own RNG would draw other numbers than eager PyTorch (bce's label flips draw inside
+    # the forward): eager's RNG keeps the compiled iteration the eager one.
+    torch._inductor.config.fallback_random = True
+    return Forwards(
+        discriminator=torch.compile(discriminator_forward, mode=mode),
+        generator=torch.compile(generator_forward, mode=mode),
+    )
 
 
 @dataclass

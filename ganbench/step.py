@@ -169,6 +169,20 @@ def _discriminator_loss(
     return total, stats
 
 
+def discriminator_forward(
+    players: Players,
+    objective: Objective,
+    regularizers: Sequence[Regularizer],
+    real: Tensor,
+    noise: Tensor,
+    draws: Draws,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """G's samples of ``noise`` (no gradient to G), then D's loss and penalties: one D step's forward."""
+    with torch.no_grad():
+        fake = players.generator(noise)
+    return _discriminator_loss(players, objective, regularizers, real, fake, draws)
+
+
 def discriminator_step(
     players: Players,
     objective: Objective,
@@ -176,11 +190,12 @@ def discriminator_step(
     real: Tensor,
     draws: Draws,
     updates: Updates,
+    forwards: Forwards | None = None,
 ) -> dict[str, Tensor]:
     """One D update on the real chunk ``real``; per-member statistics (d_loss, penalties, d_real, d_fake)."""
-    with torch.no_grad():
-        fake = players.generator(draws.normal(real.shape[players.batch_dims - 1], players.latent_dim))
-    total, stats = _discriminator_loss(players, objective, regularizers, real, fake, draws)
+    noise = draws.normal(real.shape[players.batch_dims - 1], players.latent_dim)
+    forward = (forwards or EAGER).discriminator
+    total, stats = forward(players, objective, regularizers, real, noise, draws)
     updates.backward_discriminator(total)
     updates.step_discriminator()
     return stats
@@ -192,15 +207,26 @@ def _generator_loss_fn(objective: Objective) -> Callable[..., Tensor]:
     return lambda fake_logits: objective.generator_loss(fake_logits, None)
 
 
-def _generator_backward(
-    players: Players, objective: Objective, real: Tensor, fake: Tensor, updates: Updates, diagnostics: bool
-) -> dict[str, Tensor]:
-    """G's loss on ``fake`` (with its graph to G) backpropagated; the step is the caller's."""
-    fake_logits = players.judge(fake)
-    inputs = [fake_logits]
+def _judge_generated(players: Players, objective: Objective, real: Tensor, fake: Tensor) -> list[Tensor]:
+    """What G's loss takes: D's outputs on ``fake`` (with their graph to G), and on ``real`` if needed."""
+    inputs = [players.judge(fake)]
     if objective.generator_needs_real:
         with torch.no_grad():
             inputs.append(players.judge(real))
+    return inputs
+
+
+def generator_forward(players: Players, objective: Objective, real: Tensor, noise: Tensor) -> list[Tensor]:
+    """One G step's forward up to the loss: G's samples of ``noise`` judged by D. The loss itself stays
+    outside, so that the saturation signal can read the gradient at D's outputs."""
+    return _judge_generated(players, objective, real, players.generator(noise))
+
+
+def _generator_backward(
+    players: Players, objective: Objective, inputs: list[Tensor], updates: Updates, diagnostics: bool
+) -> dict[str, Tensor]:
+    """G's loss on D's outputs ``inputs`` backpropagated; the step is the caller's."""
+    fake_logits = inputs[0]
     if diagnostics:
         fake_logits.retain_grad()
     loss = players.per_member(_generator_loss_fn(objective))(*inputs)
@@ -221,12 +247,26 @@ def generator_step(
     draws: Draws,
     updates: Updates,
     diagnostics: bool,
+    forwards: Forwards | None = None,
 ) -> dict[str, Tensor]:
     """One G update; with ``diagnostics`` also G's gradient norm and the saturation signal."""
-    fake = players.generator(draws.normal(real.shape[players.batch_dims - 1], players.latent_dim))
-    stats = _generator_backward(players, objective, real, fake, updates, diagnostics)
+    noise = draws.normal(real.shape[players.batch_dims - 1], players.latent_dim)
+    inputs = (forwards or EAGER).generator(players, objective, real, noise)
+    stats = _generator_backward(players, objective, inputs, updates, diagnostics)
     updates.step_generator()
     return stats
+
+
+@dataclass(frozen=True)
+class Forwards:
+    """The two forward passes of an alternating iteration, from noise to D's loss and to D's outputs
+    on G's samples: what ``--model.compile_step`` hands to torch.compile whole (eager here)."""
+
+    discriminator: Callable[..., tuple[Tensor, dict[str, Tensor]]] = discriminator_forward
+    generator: Callable[..., list[Tensor]] = generator_forward
+
+
+EAGER = Forwards()
 
 
 UPDATE_RULES = ("alternating", "simultaneous")
@@ -241,13 +281,15 @@ def train_iteration(
     updates: Updates,
     diagnostics: bool,
     rule: str = "alternating",
+    forwards: Forwards | None = None,
 ) -> dict[str, Tensor]:
     """One iteration; per-member stats.
 
     ``alternating`` (Goodfellow et al., 2014, algorithm 1): n_critic D steps, one real chunk each, then
     one G step against the updated D with fresh noise. ``simultaneous`` (PacGAN's and ALI's
     ``ali_algorithm``): one batch of generated samples, D's and G's gradients both taken at the current
-    parameters, then both optimizers step; it takes exactly one real chunk.
+    parameters, then both optimizers step; it takes exactly one real chunk. ``forwards``: the
+    alternating steps' forward passes (compiled ones, say); the simultaneous rule runs eagerly.
     """
     if rule == "simultaneous":
         (real,) = real_chunks
@@ -256,15 +298,16 @@ def train_iteration(
             total, d_stats = _discriminator_loss(players, objective, regularizers, real, fake, draws)
             updates.backward_discriminator(total)
         with updates.generator_phase():
-            g_stats = _generator_backward(players, objective, real, fake, updates, diagnostics)
+            inputs = _judge_generated(players, objective, real, fake)
+            g_stats = _generator_backward(players, objective, inputs, updates, diagnostics)
         updates.step_discriminator()
         updates.step_generator()
         return {**d_stats, **g_stats}
     with updates.discriminator_phase():
         for real in real_chunks:
-            d_stats = discriminator_step(players, objective, regularizers, real, draws, updates)
+            d_stats = discriminator_step(players, objective, regularizers, real, draws, updates, forwards)
     with updates.generator_phase():
-        g_stats = generator_step(players, objective, real, draws, updates, diagnostics)
+        g_stats = generator_step(players, objective, real, draws, updates, diagnostics, forwards)
     return {**d_stats, **g_stats}
 
 

@@ -314,3 +314,27 @@ def test_nvml_probe_is_skipped_only_inside_a_cpu_iteration(tmp_path, monkeypatch
     trained_state(tmp_path, 2, [Probe()])
     assert seen == ["step:0", "step:0", "1"] * 2
     assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"
+
+
+def test_compiled_step_equals_the_eager_iteration(tmp_path):
+    """compile_step: both forwards compiled, fused Adam; the losses and weights follow eager's."""
+    data = lambda: GANDataModule(batch_size=64, seed=0)  # noqa: E731
+    options = {"objective": "bce", "objective_options": {"flip_prob": 0.2}, "latent_dim": 8,
+               "net_options": {"hidden": 32}, "ema_decay": 0.9}  # fmt: skip
+    eager = traced_losses(tmp_path / "eager", data(), 5, **options)
+    compiled = traced_losses(tmp_path / "compiled", data(), 5, compile_step=True, **options)
+    assert not torch.equal(eager[0], eager[-1])  # it trains
+    torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"regularizers": [{"name": "r1"}]}, "model.compile_step: torch.compile does not support the double"),
+        ({"objective": "wasserstein_gp"}, "model.compile_step: .*gradient_penalty; valid choice .*: false"),
+        ({"update": "simultaneous"}, "model.compile_step: compiles alternating updates; valid choice"),
+    ],
+)
+def test_compiled_step_refuses_what_it_cannot_compile(options, message):
+    with pytest.raises(ValueError, match=message):
+        GAN(compile_step=True, **options)
