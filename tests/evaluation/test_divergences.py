@@ -100,7 +100,7 @@ def test_command_writes_table_json_and_plots(tmp_path, monkeypatch) -> None:
         "--out",
         str(out),
         "--separations",
-        "0,2",
+        "2",
         "--runs",
         str(tmp_path / "runs"),
     ]
