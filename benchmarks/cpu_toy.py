@@ -1,0 +1,419 @@
+"""CPU speed on the toy benchmark: ganbench's loop, compiled step and seed ensembles against plain PyTorch.
+
+    python benchmarks/cpu_toy.py [--repeats 3] [--fit-steps 3000] [--fit-warmup 200] [--plain-steps 2000]
+        [--sizes 64,256] [--ensemble-iterations 40,12] [--dcgan-steps 30] [--skip compiled,dcgan]
+        [--out results/performance_cpu.md]
+
+Every timing runs in a fresh process with one torch thread, and the repeats are interleaved (plain,
+fit, compiled fit, startup, ensembles, DCGAN, then again), so that load from other work on the machine
+falls on all of them alike; the table gives the median of the repeats and each ratio is the median of
+the per-repeat ratios. The shapes are ring8's (configs/toy/ring8.yaml: MLP 128x2, z 16, batch 256,
+non-saturating, Adam):
+
+- plain: the iteration written by hand in PyTorch (``plain_iteration``): the same nets and initial
+  weights, the same Adam (as a user writes it: ``torch.optim.Adam(params, lr, betas)``), the real batch
+  drawn the way the data module draws it (a generator seeded by ``batch_seed``), D frozen in G's step;
+  timed in the process after a warm-up;
+- fit: ``python -m ganbench fit --config configs/toy/ring8.yaml`` with no periodic evaluation, no
+  checkpoint and no logger, run by ganbench's own ``main`` in a fresh process: steady state = the
+  iterations after ``--fit-warmup`` over their time, clocked inside (Lightning's loop, data loading and
+  callbacks included; a difference of two runs' wall times drowned in the noise of a shared machine);
+  whole run = the iterations over the process's wall time (start and the final evaluation included);
+- compiled: the same with ``--model.compile_step=true`` (compilation is in the fixed cost);
+- startup: ``python -m ganbench fit`` to the first training iteration (a process of its own);
+- ensembles of S seeds (``ganbench.ensemble``) against one seed per process (fit's steady rate);
+- DCGAN-28 at batch 64: the hand-written loop against ganbench's module under a Lightning Trainer on a
+  fixed batch (benchmarks/performance.py's two loops at MNIST's shape).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = "configs/toy/ring8.yaml"
+# ring8's settings (configs/toy/ring8.yaml); the plain loop and ganbench must agree on them.
+LATENT_DIM, HIDDEN, BATCH, LR, BETAS, SEED = 16, 128, 256, 1e-3, (0.5, 0.999), 0
+RING_MODES, RING_RADIUS, RING_SIGMA = 8, 1.0, 0.01
+DCGAN_SHAPE, DCGAN_LATENT, DCGAN_BATCH = (1, 28, 28), 100, 64  # configs/mnist/dcgan.yaml
+
+TARGETS = {  # issue 16
+    "fit": ("ganbench fit (steady) / plain", 0.95),
+    "compiled": ("compiled fit (steady) / plain", 1.5),
+    "ensemble64": ("ensemble S=64 / one seed per process", 3.0),
+    "ensemble256": ("ensemble S=256 / one seed per process", 1.0),
+    "dcgan": ("DCGAN-28 ganbench / plain (batch 64)", 0.95),
+}
+
+
+# ------------------------------------------------------------------------------------------ workers
+def plain_iteration_factory() -> tuple[Any, Any]:
+    """The ring8 iteration in plain PyTorch as a closure over the iteration index, and its generator
+    (tests/test_benchmarks_cpu_toy.py checks that it trains exactly as ganbench does)."""
+    import torch
+    import torch.nn.functional as F
+
+    from ganbench.nets import build_nets
+    from ganbench.seeding import batch_seed
+
+    torch.manual_seed(SEED)  # what seed_everything does before fit builds the nets
+    options = {"hidden": HIDDEN, "generator_layers": 2, "discriminator_layers": 2}
+    generator, discriminator = build_nets("mlp", (2,), LATENT_DIM, **options)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=LR, betas=BETAS)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=LR, betas=BETAS)
+    angles = 2.0 * math.pi * torch.arange(RING_MODES, dtype=torch.float64) / RING_MODES
+    means = (RING_RADIUS * torch.stack([angles.cos(), angles.sin()], dim=1)).float()
+
+    def iteration(i: int) -> None:
+        rng = torch.Generator().manual_seed(batch_seed(SEED, 0, i))  # the data module's batch i
+        modes = torch.randint(RING_MODES, (BATCH,), generator=rng)
+        real = means[modes] + RING_SIGMA * torch.randn((BATCH, 2), generator=rng)
+        with torch.no_grad():
+            fake = generator(torch.randn(BATCH, LATENT_DIM))
+        d_loss = F.softplus(-discriminator(real)).mean() + F.softplus(discriminator(fake)).mean()
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        discriminator.requires_grad_(False)
+        g_loss = F.softplus(-discriminator(generator(torch.randn(BATCH, LATENT_DIM)))).mean()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        discriminator.requires_grad_(True)
+
+    return iteration, generator
+
+
+def worker_plain(steps: int, warmup: int) -> dict[str, float]:
+    iteration, _ = plain_iteration_factory()
+    for i in range(warmup):
+        iteration(i)
+    started = time.perf_counter()
+    for i in range(warmup, warmup + steps):
+        iteration(i)
+    return {"rate": steps / (time.perf_counter() - started)}
+
+
+def worker_limit() -> dict[str, float]:
+    """The compute bound: the plain iteration's FLOPs (torch's flop counter, backward included; matmuls)
+    and what one core multiplies per second, at the toy's widest shape and at a large square one."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    iteration, _ = plain_iteration_factory()
+    iteration(0)
+    with FlopCounterMode(display=False) as counter:
+        iteration(1)
+    rates = {}
+    for name, (m, k, n, repeat) in {
+        "toy": (BATCH, HIDDEN, HIDDEN, 2000),
+        "large": (1024, 1024, 1024, 8),
+    }.items():
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        torch.mm(a, b)
+        started = time.perf_counter()
+        for _ in range(repeat):
+            torch.mm(a, b)
+        rates[name] = 2 * m * k * n * repeat / (time.perf_counter() - started)
+    return {"flops": counter.get_total_flops(), "gemm_toy": rates["toy"], "gemm_large": rates["large"]}
+
+
+def worker_startup(fit_args: list[str]) -> dict[str, float]:
+    """Seconds from the process start to ganbench's first training iteration (then the process ends)."""
+    import ganbench.module
+
+    started = float(os.environ["CPU_TOY_STARTED"])
+    first_step = ganbench.module.GAN.training_step
+
+    def timed_step(self: Any, batch: Any, batch_idx: int) -> None:
+        first_step(self, batch, batch_idx)
+        print(json.dumps({"seconds": time.time() - started}), flush=True)
+        os._exit(0)  # nothing after the first iteration is part of startup
+
+    ganbench.module.GAN.training_step = timed_step
+    from ganbench.cli import main
+
+    sys.argv = ["ganbench", *fit_args]
+    main()
+    raise RuntimeError("fit ended before its first training iteration")
+
+
+def worker_fit(fit_args: list[str], warmup: int) -> dict[str, float]:
+    """``python -m ganbench fit`` in this process; the steady rate is timed between the start of
+    iteration ``warmup`` and the end of the last one (Lightning's loop, data and callbacks included)."""
+    import ganbench.module
+
+    step, clock = ganbench.module.GAN.training_step, {}
+
+    def timed_step(self: Any, batch: Any, batch_idx: int) -> None:
+        if batch_idx == warmup:
+            clock["start"] = (time.perf_counter(), self.global_step)
+        step(self, batch, batch_idx)
+        clock["end"] = (time.perf_counter(), self.global_step + 1)
+
+    ganbench.module.GAN.training_step = timed_step
+    from ganbench.cli import main
+
+    sys.argv = ["ganbench", *fit_args]
+    if main() != 0:
+        raise RuntimeError("fit failed")
+    (t0, i0), (t1, i1) = clock["start"], clock["end"]
+    return {"rate": (i1 - i0) / (t1 - t0)}
+
+
+def worker_ensemble(size: int, steps: int, root: str) -> dict[str, float]:
+    from ganbench.ensemble_cli import build_ensemble
+
+    args = ["--config", CONFIG, f"--trainer.max_steps={steps}", "--evaluation.every_n_iterations=0",
+            "--evaluation.plot=false", "--evaluation.num_samples=100"]  # fmt: skip
+    run = build_ensemble(args, list(range(size)), [Path(root) / f"s{i}" for i in range(size)])
+    run.run()
+    return {"rate": size * steps / (run.loop_seconds or math.nan)}
+
+
+def worker_dcgan(kind: str, steps: int, warmup: int) -> dict[str, float]:
+    import torch
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import performance
+
+    # performance.py's loops read the sample shape and latent size from these module globals.
+    performance.SHAPE, performance.LATENT_DIM = DCGAN_SHAPE, DCGAN_LATENT
+    variant, device = performance.VARIANTS["eager"], torch.device("cpu")
+    rate = performance.plain_rate if kind == "plain" else performance.ganbench_rate
+    return {"rate": rate(variant, DCGAN_BATCH, device, warmup, steps, SEED)}
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    if args.worker == "plain":
+        result = worker_plain(args.steps, args.warmup)
+    elif args.worker == "limit":
+        result = worker_limit()
+    elif args.worker == "startup":
+        result = worker_startup(args.fit_args)
+    elif args.worker == "fit":
+        result = worker_fit(args.fit_args, args.warmup)
+    elif args.worker == "ensemble":
+        result = worker_ensemble(args.size, args.steps, args.root)
+    else:
+        result = worker_dcgan(args.worker.removeprefix("dcgan-"), args.steps, args.warmup)
+    print(json.dumps(result), flush=True)
+
+
+# ------------------------------------------------------------------------------------------- driver
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+
+
+def _worker(*worker_args: str) -> dict[str, float]:
+    env = {**_env(), "CPU_TOY_STARTED": repr(time.time())}
+    done = subprocess.run(
+        [sys.executable, __file__, *worker_args], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    # The JSON line may follow a progress bar's output on the same line.
+    lines = [line[line.index('{"') :] for line in done.stdout.splitlines() if '{"' in line]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"worker {worker_args} failed:\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def fit_args(steps: int, root: Path, extra: list[str]) -> list[str]:
+    return [
+        "fit", "--config", CONFIG, f"--trainer.max_steps={steps}", "--evaluation.every_n_iterations=0",
+        "--evaluation.plot=false", "--checkpoint.every_n_train_steps=0", "--trainer.logger=false",
+        f"--trainer.default_root_dir={root}", *extra,
+    ]  # fmt: skip
+
+
+def timed_fit(steps: int, warmup: int, root: Path, extra: list[str]) -> tuple[float, float]:
+    """(steady it/s, wall seconds of the whole process) of one ``fit`` in a fresh process."""
+    started = time.perf_counter()
+    rate = _worker("--worker", "fit", "--warmup", str(warmup), "--", *fit_args(steps, root, extra))["rate"]
+    return rate, time.perf_counter() - started
+
+
+def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
+    sizes = [int(s) for s in args.sizes.split(",")]
+    ens_steps = [int(s) for s in args.ensemble_iterations.split(",")]
+    skip = set(filter(None, args.skip.split(",")))
+    runs: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        runs.setdefault(key, []).append(value)
+        print(f"  {key}: {value:.4g}", flush=True)
+
+    fits = {"fit": []}
+    if "compiled" not in skip:
+        fits["compiled"] = ["--model.compile_step=true"]
+    for r in range(args.repeats):
+        print(f"repeat {r + 1}/{args.repeats}", flush=True)
+        add("plain", _worker("--worker", "plain", "--steps", str(args.plain_steps), "--warmup", "50")["rate"])
+        for name, extra in fits.items():
+            rate, seconds = timed_fit(args.fit_steps, args.fit_warmup, tmp / f"{name}-{r}", extra)
+            add(f"{name}_steady", rate)
+            add(f"{name}_whole", args.fit_steps / seconds)
+            add(f"{name}_fixed", seconds - args.fit_steps / rate)
+        for key, value in _worker("--worker", "limit").items():
+            add(key, value)
+        if "startup" not in skip:
+            startup = fit_args(args.fit_steps, tmp / f"startup-{r}", [])
+            add("startup", _worker("--worker", "startup", "--", *startup)["seconds"])
+        if "ensemble" not in skip:
+            for size, steps in zip(sizes, ens_steps, strict=True):
+                root = str(tmp / f"ens{size}-{r}")
+                add(f"ensemble{size}", _worker("--worker", "ensemble", "--size", str(size),
+                                               "--steps", str(steps), "--root", root)["rate"])  # fmt: skip
+        if "dcgan" not in skip:
+            for kind in ("plain", "ganbench"):
+                rate = _worker("--worker", f"dcgan-{kind}", "--steps", str(args.dcgan_steps), "--warmup", "5")
+                add(f"dcgan_{kind}", rate["rate"])
+    return runs
+
+
+def _median_ratio(runs: dict[str, list[float]], num: str, den: str) -> float | None:
+    if num not in runs or den not in runs:
+        return None
+    return statistics.median(a / b for a, b in zip(runs[num], runs[den], strict=True))
+
+
+def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[str, str]) -> str:
+    import lightning
+    import torch
+
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    long = args.fit_steps
+    rows = [("plain PyTorch loop", f"{med['plain']:.0f} it/s", "1.00", "")]
+    for name, label in (("fit", "ganbench fit"), ("compiled", "ganbench fit --model.compile_step=true")):
+        if f"{name}_steady" in med:
+            ratio = _median_ratio(runs, f"{name}_steady", "plain")
+            steady = f"{label}, steady (iterations {args.fit_warmup + 1}-{long})"
+            rows.append((steady, f"{med[f'{name}_steady']:.0f} it/s", f"{ratio:.2f}", ""))
+            rows.append((f"{label}, whole run of {long} it", f"{med[f'{name}_whole']:.0f} it/s",
+                         f"{_median_ratio(runs, f'{name}_whole', 'plain'):.2f}",
+                         f"fixed cost {med[f'{name}_fixed']:.1f} s (start, last evaluation)"))  # fmt: skip
+    for size in (int(s) for s in args.sizes.split(",")):
+        key = f"ensemble{size}"
+        if key in med:
+            versus_fit = _median_ratio(runs, key, "fit_steady")
+            rows.append((f"seed ensemble S={size}", f"{med[key]:.0f} seed-it/s",
+                         f"{_median_ratio(runs, key, 'plain'):.2f}",
+                         f"{versus_fit:.2f}x one seed per process (fit steady)"))  # fmt: skip
+    if "flops" in med:
+        flops = med["flops"]
+        for key, label in (("gemm_toy", f"{BATCH}x{HIDDEN} by {HIDDEN}x{HIDDEN}"), ("gemm_large", "1024^3")):
+            bound = _median_ratio(runs, key, "plain") / flops
+            rows.append((f"compute bound: {flops / 1e6:.0f} MFLOP per iteration at one core's matmul rate "
+                         f"({label}: {med[key] / 1e9:.0f} GFLOP/s)", f"{med[key] / flops:.0f} it/s",
+                         f"{bound:.2f}", "no loop can pass it"))  # fmt: skip
+    if "startup" in med:
+        rows.append(("`python -m ganbench fit` to its first iteration", f"{med['startup']:.1f} s", "", ""))
+    if "dcgan_plain" in med:
+        rows.append((f"DCGAN-28 plain loop, batch {DCGAN_BATCH}", f"{med['dcgan_plain']:.2f} it/s", "", ""))
+        dcgan = _median_ratio(runs, "dcgan_ganbench", "dcgan_plain")
+        rows.append((f"DCGAN-28 ganbench (Trainer), batch {DCGAN_BATCH}", f"{med['dcgan_ganbench']:.2f} it/s",
+                     f"{dcgan:.2f} (of DCGAN plain)", ""))  # fmt: skip
+    lines = [
+        "## ring8 (one torch thread)",
+        "",
+        "| what | median rate | x plain | note |",
+        "|---|---|---|---|",
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    ratios = {
+        "fit": _median_ratio(runs, "fit_steady", "plain"),
+        "compiled": _median_ratio(runs, "compiled_steady", "plain"),
+        "ensemble64": _median_ratio(runs, "ensemble64", "fit_steady"),
+        "ensemble256": _median_ratio(runs, "ensemble256", "fit_steady"),
+        "dcgan": _median_ratio(runs, "dcgan_ganbench", "dcgan_plain"),
+    }
+    lines += ["", "## Targets (issue 16)", "", "| ratio | measured | target | met |", "|---|---|---|---|"]
+    for key, (label, target) in TARGETS.items():
+        value = ratios[key]
+        if value is not None:
+            lines.append(f"| {label} | {value:.2f} | >= {target} | {'yes' if value >= target else 'no'} |")
+    lines += ["", "## Every repeat", "", "| quantity | values |", "|---|---|"]
+    lines += [f"| {k} | {', '.join(f'{x:.4g}' for x in v)} |" for k, v in runs.items()]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, cwd=ROOT).stdout.strip()  # fmt: skip
+    except OSError:
+        commit, dirty = "unknown", ""
+    command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    model = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if ln.startswith("model name")), cpu)
+    lines += [
+        "",
+        f"`{command}`  ",
+        f"git commit {commit.strip()}{' (tree with uncommitted changes)' if dirty else ' (clean tree)'}; "
+        f"machine: {model}, {os.cpu_count()} cores, one torch thread per process; python "
+        f"{platform.python_version()}, torch {torch.__version__}, lightning {lightning.__version__}. "
+        f"Load average before / after: {load[0]} / {load[1]} (`uptime`; above 1 the cores were shared with "
+        f"other jobs, which slows every timing alike, and the interleaved repeats keep the ratios fair). "
+        f"{args.repeats} interleaved repeats, medians; seed {SEED} everywhere (seeds 0..S-1 in an "
+        f"ensemble of S); fit runs {long} iterations, timed in its process from iteration "
+        f"{args.fit_warmup + 1} (steady) and as a whole process (whole run); plain loop "
+        f"{args.plain_steps} iterations after 50 of warm-up; ensembles of S = {args.sizes} for "
+        f"{args.ensemble_iterations} iterations; "
+        f"DCGAN-28 {args.dcgan_steps} iterations after 5 of warm-up. No evaluation is timed except "
+        f"fit's final one (in the whole-run row, on ring8's 2,500 samples).",
+    ]
+    return "# CPU speed: ganbench against plain PyTorch (benchmarks/cpu_toy.py)\n\n" + "\n".join(lines) + "\n"
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--fit-steps", type=int, default=3000, help="iterations of each fit run")
+    p.add_argument("--fit-warmup", type=int, default=200, help="fit iterations before the steady timing")
+    p.add_argument("--plain-steps", type=int, default=2000)
+    p.add_argument("--sizes", default="64,256", help="ensemble sizes")
+    p.add_argument("--ensemble-iterations", default="40,12", help="iterations per ensemble size")
+    p.add_argument("--dcgan-steps", type=int, default=30)
+    p.add_argument("--skip", default="", help="comma list of: compiled, startup, ensemble, dcgan")
+    p.add_argument("--out", help="write the Markdown report here")
+    # Internal: one timing in this process.
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--steps", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--warmup", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--root", default="", help=argparse.SUPPRESS)
+    p.add_argument("fit_args", nargs="*", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        run_worker(args)
+        return
+    before = _load()
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = measure(args, Path(tmp))
+    text = report(args, runs, (before, _load()))
+    print(text)
+    if args.out:
+        sys.path.insert(0, str(ROOT))
+        from ganbench.runs.atomic import write_atomic
+
+        write_atomic(Path(args.out), text)
+
+
+if __name__ == "__main__":
+    main()
