@@ -428,8 +428,8 @@ def test_continuation_resumes_fit_runs_and_leaves_other_programs(tmp_path):
 def test_a_preempted_fit_run_is_resumed_not_restarted(tmp_path, capsys):
     ring = REPO / "configs" / "toy" / "ring8.yaml"
     command = ["${env}", "${interpreter}", "-m", "ganbench", "fit", "--config", str(ring),
-               "--trainer.max_steps=300", "--evaluation.every_n_iterations=10",
-               "--evaluation.num_samples=200", "--evaluation.plot=false",
+               "--trainer.max_steps=100", "--evaluation.every_n_iterations=10",
+               "--evaluation.num_samples=100", "--evaluation.plot=false",
                "--checkpoint.every_n_train_steps=10", "--trainer.logger=false",
                "--trainer.enable_progress_bar=false", "${args}"]  # fmt: skip
     path = write_sweep(tmp_path / "s.yaml", {"seed_everything": {"values": [0]}}, command=command)
@@ -453,14 +453,14 @@ def test_a_preempted_fit_run_is_resumed_not_restarted(tmp_path, capsys):
     stopped_at = record["iterations"]
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert last["global_step"] == stopped_at >= 10  # SIGTERM saved the state it stopped at
-    assert stopped_at < 300, "the run finished before it could be preempted"
+    assert stopped_at < 100, "the run finished before it could be preempted"
 
     assert main([str(path), "--root", str(root)]) == 0
     assert "seed_everything=0: completed (resumed)" in capsys.readouterr().out
     record = json.loads((run_dir / "metrics.json").read_text())
-    assert record["status"] == "completed" and record["iterations"] == 300
+    assert record["status"] == "completed" and record["iterations"] == 100
     iterations = [h["iteration"] for h in record["history"]]
-    assert iterations == list(range(10, 301, 10))  # the preempted part's curve is kept, nothing twice
+    assert iterations == list(range(10, 101, 10))  # the preempted part's curve is kept, nothing twice
     assert "--ckpt_path=" in (run_dir / "sweep.log").read_text()
 
 
