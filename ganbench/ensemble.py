@@ -31,7 +31,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ganbench.evaluation.callback import Evaluation, evaluate_generator
-from ganbench.module import GAN
+from ganbench.module import GAN, cuda_runtime_check
 from ganbench.runs.atomic import write_atomic, write_json_atomic
 from ganbench.runs.record import run_record
 from ganbench.step import (
@@ -177,16 +177,17 @@ class SeedEnsemble:
         self, real: Tensor, generators: Sequence[torch.Generator], iteration: int, diagnostics: bool
     ) -> dict[str, Tensor]:
         """The shared iteration on real (S, n_critic B, ...); per-member stats of shape (S,)."""
-        stats = train_iteration(
-            self.players,
-            self.objective,
-            self.regularizers,
-            real.chunk(self.n_critic, dim=1),
-            MemberDraws(generators, self.device),
-            self.updates,
-            diagnostics,
-            rule=self.rule,
-        )
+        with cuda_runtime_check() if self.device.type == "cpu" else contextlib.nullcontext():
+            stats = train_iteration(
+                self.players,
+                self.objective,
+                self.regularizers,
+                real.chunk(self.n_critic, dim=1),
+                MemberDraws(generators, self.device),
+                self.updates,
+                diagnostics,
+                rule=self.rule,
+            )
         self.first_nonfinite = first_nonfinite(self.first_nonfinite, iteration, stats)
         for scheduler in self.schedulers:
             scheduler.step()

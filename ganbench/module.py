@@ -50,7 +50,7 @@ def _no_closure() -> None:
 
 
 @contextlib.contextmanager
-def _cuda_runtime_check() -> Iterator[None]:
+def cuda_runtime_check() -> Iterator[None]:
     """CUDA's availability asked through the CUDA runtime while CUDA is not initialised.
 
     Lightning sets PYTORCH_NVML_BASED_CUDA_CHECK=1 at import; until CUDA is initialised (always, in a
@@ -321,7 +321,7 @@ class GAN(LightningModule):
             draws=GlobalDraws(self.device),
             updates=updates,
             schedulers=[config.scheduler for config in trainer.lr_scheduler_configs],
-            runtime_check=_cuda_runtime_check if on_cpu else contextlib.nullcontext,
+            runtime_check=cuda_runtime_check if on_cpu else contextlib.nullcontext,
         )
         return self._loop
 
