@@ -19,6 +19,8 @@ non-saturating, Adam):
   iterations after ``--fit-warmup`` over their time, clocked inside (Lightning's loop, data loading and
   callbacks included; a difference of two runs' wall times drowned in the noise of a shared machine);
   whole run = the iterations over the process's wall time (start and the final evaluation included);
+- fit without Lightning's progress bar (``--trainer.enable_progress_bar=false``): what its refresh at
+  every iteration costs;
 - compiled: the same with ``--model.compile_step=true`` (compilation is in the fixed cost);
 - startup: ``python -m ganbench fit`` to the first training iteration (a process of its own);
 - ensembles of S seeds (``ganbench.ensemble``) against one seed per process (fit's steady rate);
@@ -258,6 +260,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
         print(f"  {key}: {value:.4g}", flush=True)
 
     fits = {"fit": []}
+    if "no_progress_bar" not in skip:  # what Lightning's progress bar (refreshed every iteration) costs
+        fits["fit_no_bar"] = ["--trainer.enable_progress_bar=false"]
     if "compiled" not in skip:
         fits["compiled"] = ["--model.compile_step=true"]
     for r in range(args.repeats):
@@ -298,7 +302,12 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
     med = {k: statistics.median(v) for k, v in runs.items()}
     long = args.fit_steps
     rows = [("plain PyTorch loop", f"{med['plain']:.0f} it/s", "1.00", "")]
-    for name, label in (("fit", "ganbench fit"), ("compiled", "ganbench fit --model.compile_step=true")):
+    variants = (
+        ("fit", "ganbench fit"),
+        ("fit_no_bar", "ganbench fit --trainer.enable_progress_bar=false"),
+        ("compiled", "ganbench fit --model.compile_step=true"),
+    )
+    for name, label in variants:
         if f"{name}_steady" in med:
             ratio = _median_ratio(runs, f"{name}_steady", "plain")
             steady = f"{label}, steady (iterations {args.fit_warmup + 1}-{long})"
@@ -390,7 +399,9 @@ def main() -> None:
     p.add_argument("--sizes", default="64,256", help="ensemble sizes")
     p.add_argument("--ensemble-iterations", default="40,12", help="iterations per ensemble size")
     p.add_argument("--dcgan-steps", type=int, default=30)
-    p.add_argument("--skip", default="", help="comma list of: compiled, startup, ensemble, dcgan")
+    p.add_argument(
+        "--skip", default="", help="comma list of: compiled, no_progress_bar, startup, ensemble, dcgan"
+    )
     p.add_argument("--out", help="write the Markdown report here")
     # Internal: one timing in this process.
     p.add_argument("--worker", help=argparse.SUPPRESS)
