@@ -310,6 +310,12 @@ class GanbenchCLI(LightningCLI):
                 logger.resume_at(self.resume_step)
             if isinstance(logger, RunLogger):
                 logger.use_run_dir(trainer.default_root_dir)
+                logger.name_run(
+                    config["data"]["dataset"],
+                    config["model"]["objective"],
+                    config.get("seed_everything"),
+                    config["model"].get("net"),
+                )
                 if resuming:
                     logger.resume_in(trainer.default_root_dir)
                 if trainer.is_global_zero:

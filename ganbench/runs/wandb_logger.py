@@ -118,6 +118,24 @@ class RunLogger(WandbLogger):
             self._id = self._wandb_init["id"] = path.read_text().strip()
             self._wandb_init["resume"] = "allow"
 
+    def name_run(self, dataset: str, objective: str, seed: Any, net: str | None = None) -> None:
+        """Name the run ``{dataset}-{objective}-s{seed}``, group it by ``{dataset}-{objective}`` and tag
+        it with objective, net and dataset (before the run starts); the user's own name, group and tags
+        win (``--trainer.logger.init_args.name=...``)."""
+        if self._experiment is not None:
+            return
+        init = self._wandb_init
+        if not init.get("name"):
+            init["name"] = f"{dataset}-{objective}-s{seed}"
+            self._name = init["name"]
+        if not init.get("group"):
+            init["group"] = f"{dataset}-{objective}"
+        if not init.get("tags"):
+            tags = [f"objective:{objective}", f"dataset:{dataset}"]
+            if net:
+                tags.insert(1, f"net:{net}")
+            init["tags"] = tags
+
     def use_run_dir(self, run_dir: str | os.PathLike) -> None:
         """Put W&B's files in the run directory unless a save_dir was given (before the run starts)."""
         if self._save_dir is None and self._experiment is None:

@@ -80,7 +80,9 @@ def test_run_without_key_completes_offline_with_history_for_sync(tmp_path):
     assert result.stderr.count("no W&B API key found") == 1
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
     (run,) = offline_runs(run_dir)
-    assert list(run.glob("run-*.wandb"))[0].stat().st_size > 0  # what `wandb sync` uploads
+    record = list(run.glob("run-*.wandb"))[0].read_bytes()  # what `wandb sync` uploads
+    for text in (b"ring-nonsaturating-s0", b"objective:nonsaturating", b"net:mlp", b"dataset:ring"):
+        assert text in record  # the run's name, group and tags travel with it
 
 
 def test_unreachable_server_is_a_bounded_wait(tmp_path):
@@ -151,3 +153,25 @@ def test_a_server_that_is_not_wandb_sends_the_run_offline(tmp_path, code):
     assert record["status"] == "completed" and [h["iteration"] for h in record["history"]] == [10, 20]
     (run,) = offline_runs(run_dir)
     assert (run_dir / "wandb_run_id").read_text().strip() == run.name.rsplit("-", 1)[-1]
+
+
+def test_offline_run_is_named_grouped_and_tagged(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    logger = RunLogger(save_dir=str(tmp_path))
+    logger.name_run("grid", "hinge", 3, "mlp")
+    run = logger.experiment
+    try:
+        assert run.name == "grid-hinge-s3"
+        assert run.group == "grid-hinge"
+        assert set(run.tags) == {"objective:hinge", "net:mlp", "dataset:grid"}
+    finally:
+        run.finish()
+
+
+def test_users_own_name_and_group_win(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    logger = RunLogger(save_dir=str(tmp_path), name="mine", group="study", tags=["x"])
+    logger.name_run("grid", "hinge", 3, "mlp")
+    assert (logger._wandb_init["name"], logger._wandb_init["group"]) == ("mine", "study")
+    assert logger._wandb_init["tags"] == ["x"]
