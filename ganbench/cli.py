@@ -116,8 +116,14 @@ def optimizer_error(error: Exception) -> str:
 
 
 class GanbenchCLI(LightningCLI):
+    """LightningCLI with fit, validate and test (no ``predict``: a GAN has no data to predict on)."""
+
     run_lock: Any = None  # the run directory's lock, held while the subcommand runs
     resume_step: int | None = None  # global_step of the checkpoint fit resumes from
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        return {k: v for k, v in LightningCLI.subcommands().items() if k in LIGHTNING_COMMANDS}
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         parser.add_lightning_class_args(Evaluation, "evaluation")
@@ -424,6 +430,39 @@ def _lazy(module: str) -> Callable[[list[str]], int]:
     return run
 
 
+LIGHTNING_COMMANDS: dict[str, str] = {
+    "fit": "train one GAN run into a run directory (fit --help lists every option and registered name)",
+    "validate": "score a checkpoint's generator with the evaluation metrics",
+    "test": "score a checkpoint's generator with the evaluation metrics (the final protocol)",
+}
+
+COMMAND_HELP: dict[str, str] = {
+    "ensemble": "train several seeds of one config in one process (vmapped), one run directory each",
+    "sweep": "run a W&B sweep file's grid or random search locally, resumable, with parallel workers",
+    "table": "aggregate run directories into a table (Markdown, LaTeX, CSV) with CIs and tests",
+    "plot": "plot a metric against iterations, or sample grids, from run directories",
+    "sample": "write samples from a checkpoint (scatter + .npz for toy data, a PNG grid for images)",
+    "score": "score an (n, d) .npy of samples from anywhere with a config's dataset and metrics",
+    "theory": "the optimal discriminator D* and the value it reaches, checked numerically",
+    "saturation": "train D against a frozen G: saturation of minimax vs non-saturating losses",
+    "inception": "convert offline Inception-v3 weights for torch-fidelity (FID, KID, IS)",
+    "classifier": "train the small MNIST classifier that counts modes on MNIST and Stacked MNIST",
+}
+
+
+def top_level_help() -> str:
+    """Every command with one line: LightningCLI's and ganbench's own."""
+    width = max(map(len, [*LIGHTNING_COMMANDS, *COMMANDS]))
+    lines = [
+        "usage: python -m ganbench COMMAND [options]   (COMMAND --help for its options)",
+        "",
+        "commands:",
+    ]
+    for name, text in [*LIGHTNING_COMMANDS.items(), *((n, COMMAND_HELP.get(n, "")) for n in COMMANDS)]:
+        lines.append(f"  {name:<{width}}  {text}")
+    return "\n".join(lines)
+
+
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "theory": _theory,
     "inception": _inception,
@@ -434,6 +473,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "score": _lazy("ganbench.evaluation.score"),
     "ensemble": _lazy("ganbench.ensemble_cli"),
     "saturation": _lazy("ganbench.evaluation.saturation"),
+    "sample": _lazy("ganbench.sample"),
 }
 
 
@@ -482,6 +522,16 @@ def main(argv: list[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     if words and words[0] in COMMANDS:
         return COMMANDS[words[0]](words[1:])
+    if not words or words[0] in ("-h", "--help"):
+        print(top_level_help(), file=sys.stdout if words else sys.stderr)
+        return 0 if words else 2
+    if not words[0].startswith("-") and words[0] not in LIGHTNING_COMMANDS:
+        choices = ", ".join([*LIGHTNING_COMMANDS, *COMMANDS])
+        print(
+            f"error: command: {words[0]!r} is not a ganbench command; valid choices: {choices}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         check_config_files(words)
         lightning_main(argv)  # None: LightningCLI reads sys.argv itself

@@ -316,3 +316,16 @@ def test_fit_refuses_a_weights_only_checkpoint(tmp_path, capsys):
     assert main([*args, *resume, "--trainer.max_steps=20"]) == 2  # QUICK's 30 were done
     assert "is below the 30 iterations the checkpoint already has" in one_line_error(capsys)
     assert not (tmp_path / "new").exists()
+
+
+def test_top_level_help_lists_every_command_and_predict_is_gone(capsys):
+    from ganbench.cli import COMMANDS
+
+    assert main(["--help"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in ["fit", "validate", "test", *COMMANDS]:
+        (line,) = [line for line in lines if line.split()[:1] == [name]]
+        assert len(line.split()) > 3  # a one-line description
+    assert not any(line.split()[:1] == ["predict"] for line in lines)
+    assert main(["predict"]) == 2
+    assert "valid choices: fit, validate, test" in capsys.readouterr().err
