@@ -14,6 +14,7 @@ import torch
 import yaml
 from jsonargparse import ArgumentError, lazy_instance
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -26,6 +27,7 @@ from ganbench.runs.csv_logger import RunCSVLogger
 from ganbench.runs.record import RunRecord
 from ganbench.runs.run_dir import check_writable, claim_run_dir
 from ganbench.runs.saved_config import RunConfig
+from ganbench.runs.terminal import RunProgressBar, print_run_summary, quiet_known_noise
 from ganbench.runs.wandb_logger import RunLogger
 
 CHECKPOINT_KEYWORDS = ("last",)  # --ckpt_path=last: DIR/checkpoints/last.ckpt of this run directory
@@ -330,9 +332,20 @@ class GanbenchCLI(LightningCLI):
             if isinstance(callback, RunRecord):
                 callback.config = config
 
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Any]) -> Any:
+        user_callbacks = config.get("callbacks") or []
+        user_callbacks = user_callbacks if isinstance(user_callbacks, list) else [user_callbacks]
+        has_bar = any(isinstance(cb, ProgressBar) for cb in user_callbacks)
+        if config.get("enable_progress_bar") is not False and not has_bar:
+            # The losses and the headline metric in a terminal; a line every N iterations in a log.
+            callbacks = [*callbacks, RunProgressBar()]
+        return super()._instantiate_trainer(config, callbacks)
+
     def _run_subcommand(self, subcommand: str) -> None:
         try:
             super()._run_subcommand(subcommand)
+            if launched_as_rank_zero() and self.trainer.default_root_dir:
+                print_run_summary(self.trainer.default_root_dir)
         finally:
             if self.run_lock is not None:
                 self.run_lock.release()
@@ -520,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     (one line; metrics.json says crashed), 130/143 interrupted by SIGINT/SIGTERM (metrics.json says so).
     """
     words = list(sys.argv[1:] if argv is None else argv)
+    quiet_known_noise()
     if words and words[0] in COMMANDS:
         return COMMANDS[words[0]](words[1:])
     if not words or words[0] in ("-h", "--help"):

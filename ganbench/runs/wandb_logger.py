@@ -83,6 +83,8 @@ class RunLogger(WandbLogger):
 
             kwargs["settings"] = wandb.Settings(init_timeout=init_timeout)
         super().__init__(project=project, save_dir=save_dir, offline=offline, **kwargs)
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)  # W&B warns about the setting even when it is None
 
     @property
     @rank_zero_experiment
