@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out=$1
 suffix=$2
 ensemble=${ENSEMBLE---ensemble}
-declare -A threshold=([ring8]='modes_captured>=8' [grid25]='modes_captured>=25')
+declare -A threshold=([ring8]='modes_covered>=8' [grid25]='modes_covered>=25')
 mkdir -p "$out"
 pids=()
 for d in ${DATASETS:-ring8 grid25}; do
@@ -20,11 +20,13 @@ done
 for pid in "${pids[@]}"; do wait "$pid"; done
 for d in ${DATASETS:-ring8 grid25}; do
   for fmt in md latex csv; do
-    python -m ganbench table "$out/$d" --group model.objective --baseline nonsaturating \
-      --threshold "${threshold[$d]}" --format "$fmt" --out "$out/$d.${fmt/latex/tex}"
+    # Mean ± standard error (the literature's statistic), Holm-corrected marks, data and noise rows.
+    python -m ganbench table "$out/$d" --group model.objective --baseline nonsaturating --spread se \
+      --reference --threshold "${threshold[$d]}" --format "$fmt" --out "$out/$d.${fmt/latex/tex}"
   done
-  for metric in modes_captured high_quality_fraction reverse_kl; do
-    python -m ganbench plot "$out/$d" --metric "$metric" --group model.objective --out "$out/plots/$d"
+  for metric in modes_covered off_mode_mass wasserstein_1 modes_captured high_quality_fraction reverse_kl; do
+    python -m ganbench plot "$out/$d" --metric "$metric" --group model.objective --reference \
+      --out "$out/plots/$d"
   done
   for metric in train/g_logit_grad train/d_fake; do  # the saturation signal
     python -m ganbench plot "$out/$d" --metric "$metric" --group model.objective --out "$out/plots/$d"
