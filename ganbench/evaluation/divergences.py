@@ -183,7 +183,9 @@ class Fit:
     value: float
 
 
-def fit_gaussian(p: Mixture1D, criterion: str, starts: int = 5) -> Fit:
+def fit_gaussian(
+    p: Mixture1D, criterion: str, starts: int = 5, init: tuple[float, float] | None = None
+) -> Fit:
     """argmin over q = N(mu, sigma) of the criterion, by Nelder-Mead on (mu, log sigma) from several starts.
 
     Starts: every component's mean with its std, and p's mean with p's std (moment matching); sigma is
@@ -194,6 +196,8 @@ def fit_gaussian(p: Mixture1D, criterion: str, starts: int = 5) -> Fit:
     mean, std = moments(p)
     lo, hi = math.log(1e-3 * min(p.stds)), math.log(1e2 * std)
     inits = [(mean, std), *zip(p.means, p.stds, strict=True), (mean, 0.5 * std)]
+    if init is not None:  # one descent from a given start: the local optimum a generator there would reach
+        inits, starts = [init], 1
 
     def objective(theta: np.ndarray) -> float:
         log_sigma = float(np.clip(theta[1], lo, hi))
@@ -239,15 +243,26 @@ def symmetric_pair(separation: float, std: float) -> Mixture1D:
     return Mixture1D((-separation / 2, separation / 2), (std, std), (1.0, 1.0))
 
 
-def optimum_table(p: Mixture1D, starts: int = 4) -> list[dict[str, Any]]:
-    """Every criterion's Gaussian optimum for p, with its value and the q-mass between p's modes."""
+def optimum_table(
+    p: Mixture1D, starts: int = 4, init: tuple[float, float] | None = None
+) -> list[dict[str, Any]]:
+    """Every criterion's Gaussian optimum for p, with its value and the q-mass between p's modes.
+
+    With ``init``, also the local optimum of one descent from there (G's initialization in training):
+    a criterion can have a local optimum that covering solutions sit in while the global one seeks a mode.
+    """
     mean, _ = moments(p)
     rows = []
     for name, criterion in CRITERIA.items():
         fit = fit_gaussian(p, name, starts)
         q = gaussian(fit.mu, fit.sigma)
+        local = {}
+        if init is not None:
+            near = fit_gaussian(p, name, init=init)
+            local = {"local_mu": near.mu, "local_sigma": near.sigma, "local_value": near.value}
         rows.append(
             {
+                **local,
                 "criterion": name,
                 "divergence": criterion.divergence,
                 "mu": fit.mu,
@@ -335,18 +350,22 @@ def write_table(results: dict[str, Any], out: Path) -> Path:
         "several starts). Trained: the Gaussian generator after adversarial training with the project's "
         "MLP discriminator, mean ± standard error over seeds. dist(mu, m) = |mu - m|, the distance from "
         f"p's mean m = {p_mean:g} (mode seeking shows as dist(mu, m) near a mode's offset). "
-        "Mass between modes: q's mass more than 2 std inside both outer modes of p.",
+        "Mass between modes: q's mass more than 2 std inside both outer modes of p. Local optimum: "
+        f"one Nelder-Mead descent from G's initialization N({results.get('init', ['-', '-'])[0]}, "
+        f"{results.get('init', ['-', '-'])[1]}²), where training starts.",
         "",
-        "| objective | G minimizes at D* | mu* | sigma* | q mass between modes | trained mu "
+        "| objective | G minimizes at D* | mu* | sigma* | q mass between modes "
+        "| local optimum from G's init (mu, sigma) | trained mu "
         "| trained dist(mu, m) | trained sigma | seeds (not completed) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in [*OBJECTIVES_TRAINED, "forward_kl", "reverse_kl"]:
         row = optimum.get(name)
+        local = f"{row['local_mu']:.3f}, {row['local_sigma']:.3f}" if row and "local_mu" in row else "-"
         fit = (
-            (f"{row['mu']:.3f}", f"{row['sigma']:.3f}", f"{row['mass_between_modes']:.3f}")
+            (f"{row['mu']:.3f}", f"{row['sigma']:.3f}", f"{row['mass_between_modes']:.3f}", local)
             if row
-            else ("-", "-", "-")
+            else ("-", "-", "-", "-")
         )
         divergence = row["divergence"] if row else "no closed form (D* depends on batch means)"
         t = trained.get(name)
@@ -450,6 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sweep_std", type=float, default=0.5, help="sweep: each mode's std (0.5)")
     parser.add_argument("--runs", nargs="*", default=[], help="run directories of gaussian-net runs on p")
+    parser.add_argument(
+        "--init", default="0,1", help="G's initialization MU,SIGMA, for the local optima (0,1: the config's)"
+    )
     raw = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(_join_mixture_values(raw))
@@ -466,6 +488,12 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--separations: {args.separations!r} is not a list of numbers") from None
         if any(not (math.isfinite(d) and d >= 0) for d in separations):
             raise ValueError("--separations: must be finite numbers >= 0")
+        try:
+            init = tuple(float(v) for v in args.init.split(","))
+        except ValueError:
+            init = ()
+        if len(init) != 2 or not all(math.isfinite(v) for v in init) or not init[1] > 0:
+            raise ValueError(f"--init: {args.init!r}; expected MU,SIGMA with SIGMA > 0")
         if not args.sweep_std > 0:
             raise ValueError(f"--sweep_std: must be > 0, got {args.sweep_std}")
         trained = trained_parameters(args.runs) if args.runs else {}
@@ -489,7 +517,8 @@ def main(argv: list[str] | None = None) -> int:
             "nonsaturating_loss": nonsaturating_loss(p, q_check),
             "kl_form": nonsaturating_identity(p, q_check),
         },
-        "optima": optimum_table(p),
+        "init": list(init),
+        "optima": optimum_table(p, init=init),
     }
     print(f"optima for p = {args.p}:")
     for row in results["optima"]:

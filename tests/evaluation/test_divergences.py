@@ -80,6 +80,14 @@ def _fake_run(root, name: str, seed: int, mu: float, sigma: float, status: str =
     torch.save({"state_dict": state}, run / "checkpoints" / "final.ckpt")
 
 
+def test_nonsaturating_has_a_covering_local_optimum_next_to_its_mode_seeking_one() -> None:
+    p = mix(BIMODAL)
+    best = dv.fit_gaussian(p, "nonsaturating", starts=3)
+    local = dv.fit_gaussian(p, "nonsaturating", init=(0.0, 1.0))
+    assert abs(best.mu) == pytest.approx(2.0, abs=1e-2)
+    assert abs(local.mu) < 1e-2 and local.sigma > 1.5 and local.value > best.value
+
+
 def test_trained_parameters_are_read_per_objective_and_failures_counted(tmp_path) -> None:
     _fake_run(tmp_path, "hinge", 0, 1.5, 0.5)
     _fake_run(tmp_path, "hinge", 1, -1.5, 0.7)
@@ -111,6 +119,9 @@ def test_command_writes_table_json_and_plots(tmp_path, monkeypatch) -> None:
         math.sqrt(0.5**2 + 1), abs=1e-3
     )
     assert abs(data["identity"]["nonsaturating_loss"] - data["identity"]["kl_form"]) < 1e-8
+    # Forward KL has one optimum: the descent from G's initialization finds it too.
+    fkl = next(r for r in data["optima"] if r["criterion"] == "forward_kl")
+    assert (fkl["local_mu"], fkl["local_sigma"]) == pytest.approx((fkl["mu"], fkl["sigma"]), abs=1e-3)
     table = (out / "table.md").read_text()
     assert "| wasserstein_gp | W1(p, q) |" in table and "| 0.100 | 0.100 | 2.000 | 1 (0) |" in table
     for name in ("optima.png", "optima.pdf", "separation.png", "separation.pdf"):
