@@ -42,6 +42,17 @@ class Band:
     description: str
 
 
+def _ci95_bounds(values: np.ndarray) -> tuple[float, float]:
+    """Student-t 95% confidence interval of the mean over seeds (Student 1908; scipy.stats.t)."""
+    from scipy import stats
+
+    mean = float(values.mean())
+    if values.size < 2:
+        return mean, mean  # one run: no interval
+    half = float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
+    return mean - half, mean + half
+
+
 def _std_bounds(values: np.ndarray) -> tuple[float, float]:
     mean = float(values.mean())
     std = float(values.std(ddof=1)) if values.size > 1 else 0.0  # one run: no spread to show
@@ -49,6 +60,7 @@ def _std_bounds(values: np.ndarray) -> tuple[float, float]:
 
 
 BANDS: dict[str, Band] = {
+    "ci95": Band(_ci95_bounds, "95% CI of the mean over seeds (t)"),
     "std": Band(_std_bounds, "mean ± 1 std over seeds"),
     "minmax": Band(lambda v: (float(v.min()), float(v.max())), "min–max over seeds"),
 }
@@ -139,7 +151,7 @@ def curves(
     metric: str,
     group: str = "model.objective",
     by: Sequence[str] = (),
-    band: str = "std",
+    band: str = "ci95",
 ) -> dict[tuple[str, ...], list[Curve]]:
     """Curves per panel (the ``by`` values) and group, both in sorted order."""
     panels: dict[tuple[str, ...], dict[str, list[Run]]] = {}
@@ -153,12 +165,33 @@ def curves(
     }
 
 
+# Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+def human_name(metric: str) -> str:
+    """``train/g_logit_grad`` -> ``g logit grad``; ``wasserstein_1`` -> ``Wasserstein-1``."""
+    name = metric.removeprefix("train/").removeprefix("eval/")
+    special = {"wasserstein_1": "Wasserstein-1", "reverse_kl": "reverse KL", "fid": "FID", "kid": "KID"}
+    return special.get(name, name.replace("_", " "))
+
+
 def axis_label(metric: str) -> str:
-    """The metric's key with its registered direction: ↑ higher is better, ↓ lower."""
+    """The metric's name with its registered direction: ↑ higher is better, ↓ lower."""
     found = find_metric(metric)
     if found is None:
-        return metric
-    return f"{metric} ({'↑' if found.higher_is_better else '↓'} better)"
+        return human_name(metric)
+    return f"{human_name(metric)} ({'↑' if found.higher_is_better else '↓'} better)"
+
+
+def figure_title(runs: Sequence[Run], metric: str) -> str:
+    """The datasets of the runs and the metric's sample protocol from the registry."""
+    datasets = sorted({label(lookup(run.record, "data.dataset")) for run in runs}, key=sort_key)
+    found = find_metric(metric)
+    title = f"{human_name(metric)} on {', '.join(datasets)}"
+    if found is not None and found.protocol:
+        title += "\n" + found.protocol
+    return title
 
 
 @dataclass
@@ -202,16 +235,19 @@ def draw(
     band: str,
     out: Path,
     references: dict[tuple[str, ...], list[ReferenceLine]] | None = None,
+    title: str = "",
 ) -> list[Path]:
-    """Save the panels side by side as OUT/METRIC.png and OUT/METRIC.pdf."""
+    """Save the panels side by side as OUT/METRIC.png and OUT/METRIC.pdf, the legend right of them."""
     # Figure + Agg canvas, not pyplot: no global figure registry to leak into, no GUI backend.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.5 * len(panels), 4), layout="constrained")
+    width = max(6.0, 4.5 * len(panels))
+    fig = Figure(figsize=(width, 4.8), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (block, lines) in zip(axes, panels.items(), strict=True):
+        ax.set_prop_cycle(color=list(PALETTE))
         for line in lines:
             (drawn,) = ax.plot(line.iterations, line.mean, marker="o", markersize=3, label=line.legend)
             ax.fill_between(
@@ -225,14 +261,26 @@ def draw(
         if by:
             ax.set_title(", ".join(f"{k}={v}" for k, v in zip(by, block, strict=True)))
         ax.grid(alpha=0.3)
-        ax.legend(
-            title=f"line: mean; band: {BANDS[band].description}", fontsize="small", title_fontsize="small"
-        )
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=3,
+        title=f"line: mean; band: {BANDS[band].description}",
+        fontsize="small",
+        title_fontsize="small",
+    )
+    if title:
+        import textwrap
+
+        head, *rest = title.split("\n", 1)
+        fig.suptitle("\n".join([head, *(textwrap.fill(r, int(16 * width)) for r in rest)]), fontsize="small")
     out.mkdir(parents=True, exist_ok=True)
     stem = metric.replace("/", "_")  # train/g_logit_grad -> train_g_logit_grad.png
     paths = [out / f"{stem}.png", out / f"{stem}.pdf"]
     for path in paths:
-        fig.savefig(path, dpi=150)
+        fig.savefig(path, dpi=300)
     return paths
 
 
@@ -287,7 +335,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", default="modes_captured", help="evaluation metric (modes_captured)")
     p.add_argument("--group", default="model.objective", help="dotted config key of the lines")
     p.add_argument("--by", nargs="*", default=[], help="dotted config keys of the panels, e.g. data.dataset")
-    p.add_argument("--band", default="std", help=f"band over seeds: {', '.join(BANDS)} (std)")
+    p.add_argument(
+        "--band",
+        default="ci95",
+        help=f"band over seeds: {', '.join(BANDS)} (ci95: 95%% t CI of the mean; clipped to the range)",
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument(
         "--reference",
@@ -353,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(runs of different lengths, or non-finite values): the band narrows where fewer remain",
                     file=sys.stderr,
                 )
-    for path in draw(panels, args.metric, args.by, args.band, Path(args.out), references):
+    title = figure_title([run for run in runs if run.status in PLOTTED], args.metric)
+    for path in draw(panels, args.metric, args.by, args.band, Path(args.out), references, title):
         print(f"wrote {path}")
     return 0
 

@@ -39,7 +39,7 @@ def bench(tmp_path: Path) -> Path:
 
 
 def test_mean_and_bands_over_seeds(bench):
-    (panel,) = curves(find_runs([bench]), "modes_captured").values()
+    (panel,) = curves(find_runs([bench]), "modes_captured", band="std").values()
     hinge, minimax = panel  # sorted by group
     assert (minimax.group, minimax.runs, minimax.diverged, minimax.omitted) == ("minimax", 3, 1, 1)
     np.testing.assert_array_equal(minimax.iterations, [1000, 2000, 3000])
@@ -53,6 +53,13 @@ def test_mean_and_bands_over_seeds(bench):
     (panel,) = curves(find_runs([bench]), "modes_captured", band="minmax").values()
     np.testing.assert_allclose(panel[1].low, [2.0, 4.0, 6.0])
     np.testing.assert_allclose(panel[1].high, [6.0, 6.0, 8.0])
+    (panel,) = curves(find_runs([bench]), "modes_captured").values()  # default: 95% t CI of the mean
+    half = [
+        4.302653 * 2 / np.sqrt(3),
+        12.706205 * np.sqrt(2) / np.sqrt(2),
+        12.706205 * np.sqrt(2) / np.sqrt(2),
+    ]
+    np.testing.assert_allclose(panel[1].high - panel[1].mean, half, rtol=1e-5)
 
 
 def test_writes_png_and_pdf_per_panel_without_pyplot_figures(bench, tmp_path, capsys):
@@ -141,9 +148,9 @@ def test_reference_lines_are_the_data_and_noise_rows_and_labels_carry_direction(
     assert (data.name, noise.name, data.draws) == ("data", "noise", 3)
     assert data.mean == 8.0 and data.std == 0.0  # 100 samples of the ring hit all 8 modes every time
     assert noise.mean < 8.0
-    assert axis_label("modes_captured") == "modes_captured (↑ better)"
-    assert axis_label("wasserstein_1") == "wasserstein_1 (↓ better)"
-    assert axis_label("train/d_loss") == "train/d_loss"
+    assert axis_label("modes_captured") == "modes captured (↑ better)"
+    assert axis_label("wasserstein_1") == "Wasserstein-1 (↓ better)"
+    assert axis_label("train/d_loss") == "d loss"
     out = tmp_path / "plots"
     assert main([str(bench), "--metric", "modes_captured", "--reference", "3", "--out", str(out)]) == 0
     assert (out / "modes_captured.png").stat().st_size > 0
@@ -157,7 +164,9 @@ def test_bands_stay_inside_the_metrics_range(tmp_path):
         record = {"status": "completed", "seed": 0, "metrics": history[0], "history": history,
                   "config": {"model": {"objective": "minimax"}}}  # fmt: skip
         (directory / "metrics.json").write_text(json.dumps(record))
-    ((line,),) = curves(find_runs([tmp_path]), "high_quality_fraction").values()
+    ((line,),) = curves(find_runs([tmp_path]), "high_quality_fraction", band="std").values()
     std = np.std([0.0, 0.05, 1.0], ddof=1)
     assert line.mean[0] - std < 0 and line.low[0] == 0.0  # clipped to the declared range [0, 1]
     assert line.mean[0] + std < 1 and line.high[0] == pytest.approx(line.mean[0] + std)
+    ((line,),) = curves(find_runs([tmp_path]), "high_quality_fraction").values()  # the 95% CI: both ends
+    assert line.low[0] == 0.0 and line.high[0] == 1.0
