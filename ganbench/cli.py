@@ -175,7 +175,10 @@ class GanbenchCLI(LightningCLI):
         if trainer.default_root_dir is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             name = f"{config.data.dataset}-{config.model.objective}-seed{config.seed_everything}-{stamp}"
-            trainer.default_root_dir = str(Path("runs") / name)
+            # A W&B sweep agent's run goes under runs/sweeps/SWEEP_ID, where `table runs/sweeps` finds it.
+            sweep = os.environ.get("WANDB_SWEEP_ID")
+            root = Path("runs") / "sweeps" / sweep if sweep else Path("runs")
+            trainer.default_root_dir = str(root / name)
         check_writable(trainer.default_root_dir)  # a file or a read-only folder: before building anything
 
     def _resolved_config(self) -> dict[str, Any]:

@@ -329,3 +329,13 @@ def test_top_level_help_lists_every_command_and_predict_is_gone(capsys):
     assert not any(line.split()[:1] == ["predict"] for line in lines)
     assert main(["predict"]) == 2
     assert "valid choices: fit, validate, test" in capsys.readouterr().err
+
+
+def test_a_wandb_agents_run_goes_under_runs_sweeps(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    monkeypatch.setenv("WANDB_SWEEP_ID", "abc123")
+    cli = lightning_main(["--config", RING, "--trainer.max_steps=5"], run=False)
+    run_dir = Path(cli.trainer.default_root_dir)
+    assert run_dir.parent == Path("runs") / "sweeps" / "abc123"
+    assert run_dir.name.startswith("ring-nonsaturating-seed0-")
