@@ -437,6 +437,10 @@ class Table:
     correction: str = "holm"
     comparisons: int = 0  # size of the family the significance marks are corrected over
     reference_note: str = ""
+    # LaTeX layout only (the statistics are the same): what a cell shows, whether AUC columns appear.
+    latex_spread: bool = True
+    latex_ci: bool = False
+    latex_auc: bool = False
 
     @property
     def notes(self) -> list[str]:
@@ -860,29 +864,115 @@ def render_markdown(table: Table, digits: int = 3) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_latex(table: Table, digits: int = 3) -> str:
+def mean_and_spread(mean: float, spread: float | None, digits: int) -> tuple[str, str | None]:
+    """The spread to 2 significant digits and the mean to the same decimal place (``0.24 ± 0.25``);
+    without a spread (one run, or none asked for) the mean to ``digits`` significant digits."""
+    if not math.isfinite(mean):
+        return number(mean, digits, STYLES["latex"]), None
+    if spread is None or not math.isfinite(spread) or spread <= 0:
+        zero = spread is not None and spread == 0  # every seed gave the same value
+        return number(mean, digits, STYLES["latex"]), "0" if zero else None
+    decimals = max(0, 1 - math.floor(math.log10(spread)))
+    rounded = float(f"{spread:.2g}")
+    if rounded >= 10 ** (2 - decimals) and decimals > 0:  # 0.0996 -> 0.10: one decimal fewer
+        decimals -= 1
+    return f"{mean:.{decimals}f}", f"{spread:.{decimals}f}"
+
+
+def latex_header(column: Column) -> str:
+    """A human header with the metric's direction: ``modes covered $\\uparrow$``."""
+    from ganbench.runs.plot import human_name
+
+    arrow = r" $\uparrow$" if column.higher_is_better else r" $\downarrow$"
+    name = _latex_escape(human_name(column.metric))
+    if column.kind == "auc":
+        return f"AUC {name}{arrow}"
+    if column.kind == "reach" and column.threshold is not None:
+        return _latex_escape(f"iters to {column.threshold.text}") + r" $\downarrow$"
+    return name + arrow
+
+
+def latex_cell(cell: Summary, column: Column, table: Table, digits: int) -> str:
     style = STYLES["latex"]
+    if not cell.values and not cell.reached:
+        return style.none if column.kind != "reach" else f"{style.none} (0/{cell.total})"
+    spread = cell.se if table.spread == "se" and column.kind != "reach" else cell.std
+    mean, spread_text = mean_and_spread(cell.mean, spread if table.latex_spread else None, digits)
+    text = style.bold(mean) if cell.best else mean
+    if spread_text is not None:
+        text += style.pm + spread_text
+    if column.kind == "reach":
+        return f"{text} ({cell.reached}/{cell.total})"
+    if table.latex_ci and not math.isnan(cell.ci_low):
+        low, _ = mean_and_spread(cell.ci_low, spread, digits)
+        high, _ = mean_and_spread(cell.ci_high, spread, digits)
+        text += f" [{low}, {high}]"
+    if cell.p_adjusted is not None and cell.p_adjusted < table.alpha:
+        text += style.dagger
+    if cell.n_null or (cell.total is not None and len(cell.values) < cell.total):
+        text += r"$^*$"
+    return text
+
+
+def latex_caption(table: Table) -> str:
+    """Short: what a cell is, what bold and the dagger mean; the long explanation is in the footer."""
+    spread = "" if not table.latex_spread else (" $\\pm$ " + ("s.e." if table.spread == "se" else "s.d."))
+    ci = " [95\\% CI]" if table.latex_ci else ""
+    parts = [f"Mean{spread}{ci} over seeds (n per row)."]
+    parts.append("Bold: best per column or not significantly worse.")
+    if table.baseline is not None:
+        parts.append(
+            f"$^\\dagger$: $p<{table.alpha:g}$ vs.\\ {_latex_escape(table.baseline)} "
+            f"({_latex_escape(TESTS[table.test].description.split(' (')[0].split(',')[0])}, "
+            f"{_latex_escape(table.correction)}-corrected)."
+        )
+    return " ".join(parts)
+
+
+def render_latex(table: Table, digits: int = 3) -> str:
+    """A booktabs table that fits one column: the chosen metrics (``--metrics``), mean ± spread with
+    consistent decimals, human headers with arrows, a short caption; the long legend, the notes and the
+    footer go in comments above it (the Markdown table has them too)."""
+    columns = [c for c in table.columns if c.kind != "auc" or table.latex_auc]
     keys = len(table.by_keys) + 1
+    failures = any(sum(row.failures.values()) for row in table.rows)
+    group_header = _latex_escape(table.group_key.rsplit(".", 1)[-1].replace("_", " "))
+    header = [
+        *(_latex_escape(k.rsplit(".", 1)[-1]) for k in table.by_keys),
+        group_header,
+        "$n$",
+        *(["failed"] if failures else []),
+        *(latex_header(c) for c in columns),
+    ]
+    legend_text = " ".join(legend(table, STYLES["latex"]))
     lines = [
-        "% Needs \\usepackage{booktabs} and \\usepackage{graphicx} (for \\resizebox).",
-        *(f"% {line}" for line in [footer(table), *table.notes]),
+        "% Needs \\usepackage{booktabs}.",
+        *(f"% {line}" for line in [footer(table), legend_text, *table.notes]),
         r"\begin{table}[t]",
         r"\centering",
-        r"\caption{" + " ".join(legend(table, style)) + "}",
+        r"\small",
+        r"\caption{" + latex_caption(table) + "}",
         r"\label{tab:ganbench}",
-        r"\resizebox{\linewidth}{!}{%",
-        r"\begin{tabular}{" + "l" * keys + "r" * (len(_header(table)) - keys) + "}",
+        r"\begin{tabular}{@{}" + "l" * keys + "r" * (len(header) - keys) + "@{}}",
         r"\toprule",
-        " & ".join(style.escape(h) for h in _header(table)) + r" \\",
+        " & ".join(header) + r" \\",
         r"\midrule",
     ]
     previous = None
-    for row, cells in zip(table.rows, _body(table, style, digits), strict=True):
+    for row in table.rows:
         if previous is not None and row.block != previous:
             lines.append(r"\midrule")
         previous = row.block
+        name = f"{row.group} (ref.)" if row.reference else row.group
+        cells = [
+            *(_latex_escape(b) for b in row.block),
+            _latex_escape(name),
+            str(row.n),
+            *([_failures(row)] if failures else []),
+            *(latex_cell(row.cells[c.key], c, table, digits) for c in columns),
+        ]
         lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}"]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
@@ -986,6 +1076,9 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-auc", action="store_true", help="leave out the area-under-curve columns")
     p.add_argument("--digits", type=int, default=3, help="significant digits (3)")
+    p.add_argument("--ci", action="store_true", help="LaTeX: add the 95%% CI to each cell")
+    p.add_argument("--no_spread", action="store_true", help="LaTeX: the mean alone, without ± spread")
+    p.add_argument("--latex_auc", action="store_true", help="LaTeX: keep the AUC columns (left out to fit)")
     p.add_argument("--format", default="md", help=f"output format: {', '.join(FORMATS)} (md)")
     p.add_argument("--out", help="write here (atomically) instead of printing")
     return p
@@ -1020,6 +1113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     table.command = "python -m ganbench table " + shlex.join(argv)
+    table.latex_spread, table.latex_ci, table.latex_auc = not args.no_spread, args.ci, args.latex_auc
     text = FORMATS[args.format](table, args.digits)
     if args.format == "csv":  # the CSV stays machine-readable: its footer goes to stderr
         print(footer(table), *(f"Note: {n}" for n in table.notes), sep="\n", file=sys.stderr)

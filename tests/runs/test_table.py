@@ -220,10 +220,53 @@ def test_latex_has_booktabs_escapes_and_blocks(tmp_path):
         assert rule in joined
     assert joined.count(r"\midrule") == 2  # after the header and between the two datasets
     assert re.search(r"(?<!\\)_", joined) is None  # every underscore escaped
-    assert r"least\_squares" in joined and r"high\_quality\_fraction" in joined
+    assert r"least\_squares" in joined and r"high quality fraction $\uparrow$" in joined
     assert r"$\geq$" in joined and r"\textbf{" in joined and r"$\pm$" in joined
     assert joined.count("{") == joined.count("}") and text.isascii()
-    assert "Welch" in next(line for line in body if line.startswith(r"\caption"))
+    caption = next(line for line in body if line.startswith(r"\caption"))
+    assert "Welch" in caption and len(caption) < 300  # short; the long legend is in the comments
+    assert r"\resizebox" not in joined and "AUC" not in joined  # fits a column: no AUC unless asked
+    assert "Cells: mean" in text  # the long explanation, as a comment
+    table.latex_auc, table.latex_ci = True, True
+    wide = render_latex(table)
+    assert "AUC" in wide and "[" in wide.split(r"\midrule")[1]
+
+
+@pytest.mark.parametrize(
+    ("mean", "spread", "expected"),
+    [
+        (0.24, 0.248, ("0.24", "0.25")),
+        (0.2404, 0.0621, ("0.240", "0.062")),
+        (7.6, 0.52, ("7.60", "0.52")),
+        (1234.5, 250.0, ("1234", "250")),
+        (0.5, 0.0996, ("0.50", "0.10")),
+        (0.5, float("nan"), ("0.5", None)),
+    ],
+)
+def test_spread_has_two_significant_digits_and_the_mean_its_decimals(mean, spread, expected):
+    from ganbench.runs.table import mean_and_spread
+
+    assert mean_and_spread(mean, spread, 3) == expected
+
+
+def test_latex_compiles_with_pdflatex(bench, tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    table = render_latex(build_table(find_runs([bench]), baseline="nonsaturating"))
+    document = "\\documentclass[twocolumn]{article}\\usepackage{booktabs}\\begin{document}\n"
+    (tmp_path / "t.tex").write_text(document + table + "\\end{document}\n")
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "Overfull \\hbox" not in result.stdout  # fits one column
 
 
 def test_csv_parses_one_row_per_group(bench):
