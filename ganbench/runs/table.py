@@ -1032,7 +1032,7 @@ FORMATS: dict[str, Callable[[Table, int], str]] = {
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="python -m ganbench table",
-        description="Benchmark table over run directories: mean ± std (or se) and 95%% t CI over seeds, "
+        description="Benchmark table over run directories: mean ± std (or se) and 95% t CI over seeds, "
         "failures, corrected significance against a baseline group, convergence (AUC, iterations to a "
         "threshold), reference rows.",
     )
