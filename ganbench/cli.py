@@ -144,6 +144,7 @@ class GanbenchCLI(LightningCLI):
             help="replace the run already in trainer.default_root_dir (its files are deleted); without it "
             "a directory that holds a run is refused unless --ckpt_path resumes that run",
         )
+        list_registered_names(parser)
         parser.link_arguments("seed_everything", "data.seed")
         parser.link_arguments(
             ("model.objective", "model.objective_options", "model.n_critic", "model.packing"),
@@ -362,6 +363,34 @@ class GanbenchCLI(LightningCLI):
 
     def before_test(self) -> None:
         self._prepare_run()
+
+
+def registered_names() -> dict[str, str]:
+    """Each registry's names, for the help of the option that picks from it."""
+    from ganbench.data.registry import DATASETS
+    from ganbench.evaluation.metrics import KINDS, _load, metrics_of
+    from ganbench.nets.registry import NETS
+    from ganbench.objectives import OBJECTIVES
+    from ganbench.regularizers import REGULARIZERS
+
+    _load()
+    metrics = sorted({m.key for kind in KINDS for m in metrics_of(kind)})
+    return {
+        "--model.objective": ", ".join(OBJECTIVES.names()),
+        "--model.net": ", ".join(NETS.names()),
+        "--data.dataset": ", ".join(DATASETS.names()),
+        "--model.regularizers": ", ".join(REGULARIZERS.names()),
+        "--checkpoint.monitor": ", ".join(f"eval/{m}" for m in metrics),
+    }
+
+
+def list_registered_names(parser: Any) -> None:
+    """Append the registered names to the help of the options that take one (``fit --help`` and
+    ``--print_config=comments`` show them)."""
+    for option, names in registered_names().items():
+        action = parser._option_string_actions.get(option)
+        if action is not None:
+            action.help = f"{action.help or ''} Registered: {names}.".strip()
 
 
 def trainer_field(error: BaseException) -> str:

@@ -339,3 +339,17 @@ def test_a_wandb_agents_run_goes_under_runs_sweeps(tmp_path, monkeypatch):
     run_dir = Path(cli.trainer.default_root_dir)
     assert run_dir.parent == Path("runs") / "sweeps" / "abc123"
     assert run_dir.name.startswith("ring-nonsaturating-seed0-")
+
+
+def test_fit_help_lists_the_registered_names(capsys):
+    from ganbench.nets.registry import NETS
+    from ganbench.objectives import OBJECTIVES
+    from ganbench.regularizers import REGULARIZERS
+
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for registry in (OBJECTIVES, NETS, REGULARIZERS):
+        assert "Registered: " + ", ".join(registry.names()) + "." in text
+    assert "ring" in text.split("--data.dataset DATASET")[-1].split("--data.")[0]
+    assert "eval/modes_covered" in text.split("--checkpoint.monitor MONITOR")[-1].split("--checkpoint.")[0]
