@@ -290,39 +290,95 @@ def last_samples(run: Run) -> Path | None:
     return pictures[-1] if pictures else None
 
 
-def draw_samples(runs: Sequence[Run], group: str, out: Path, metric: str = "modes_captured") -> list[Path]:
-    """OUT/samples.png and .pdf: rows = groups, columns = seeds, each cell a run's last samples."""
+def run_checkpoint(run: Run) -> Path | None:
+    """The run's newest weights: ``checkpoints/last.ckpt`` (fit) or ``checkpoints/final.ckpt`` (ensemble)."""
+    for name in ("last.ckpt", "final.ckpt"):
+        path = run.path / "checkpoints" / name
+        if path.is_file():
+            return path
+    return None
+
+
+def run_samples(run: Run) -> tuple[Any, Any] | None:
+    """The run's final samples and its mixture, regenerated from its checkpoint with the evaluation's
+    noise seed and sample count; None without a checkpoint or for a dataset that is not a mixture."""
+    from ganbench.sample import load_generator_module, toy_mixture
+
+    checkpoint = run_checkpoint(run)
+    mixture = toy_mixture(
+        lookup(run.record, "data") if isinstance(lookup(run.record, "data"), dict) else None
+    )
+    if checkpoint is None or mixture is None:
+        return None
+    evaluation = lookup(run.record, "evaluation")
+    evaluation = evaluation if isinstance(evaluation, dict) else {}
+    count = int(run.metrics.get("num_samples") or evaluation.get("num_samples") or 2500)
+    module = load_generator_module(checkpoint)
+    return module.generate(count, seed=int(evaluation.get("seed", 1234))), mixture
+
+
+def draw_samples(
+    runs: Sequence[Run], group: str, out: Path, metric: str = "modes_covered", max_points: int = 1000
+) -> list[Path]:
+    """OUT/samples.pdf and .png: one vector figure, rows = groups, columns = seeds. Each cell draws the
+    run's final samples (from its checkpoint) over the modes, marked covered or missed; a run without
+    a checkpoint shows its last ``samples/*.png`` instead (raster)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.image import imread
 
+    from ganbench.evaluation.scatter import draw_mixture
+
     cells: dict[str, dict[Any, Run]] = {}
     for run in runs:
-        if run.status in PLOTTED and last_samples(run) is not None:
+        if run.status in PLOTTED and (run_checkpoint(run) is not None or last_samples(run) is not None):
             cells.setdefault(label(lookup(run.record, group)), {})[run.record.get("seed")] = run
     if not cells:
-        raise TableError("RUN_DIRS: no completed or diverged run has a samples/*.png picture")
+        raise TableError("RUN_DIRS: no completed or diverged run has a checkpoint or a samples/*.png picture")
     groups = sorted(cells, key=sort_key)
     seeds = sorted({seed for row in cells.values() for seed in row}, key=sort_key)
-    fig = Figure(figsize=(2.2 * len(seeds), 2.4 * len(groups)), layout="constrained")
+    fig = Figure(figsize=(1.25 * len(seeds) + 0.6, 1.3 * len(groups) + 0.5), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(groups), len(seeds), squeeze=False)
+    raster = 0
     for r, name in enumerate(groups):
         for c, seed in enumerate(seeds):
             ax = axes[r][c]
-            ax.set_axis_off()
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"seed {seed}", fontsize=7)
+            if c == 0:
+                ax.set_ylabel(name, fontsize=7)
             run = cells[name].get(seed)
             if run is None:
+                ax.set_axis_off()
                 continue
-            ax.imshow(imread(last_samples(run)))
-            value = run.metrics.get(metric)
-            status = "" if run.status == "completed" else f" {run.status}"
-            score = f" · {metric} {value:g}" if isinstance(value, (int, float)) else ""
-            ax.set_title(f"{name} seed {seed}{score}{status}", fontsize=6)
+            drawn = run_samples(run)
+            if drawn is not None:
+                covered = draw_mixture(ax, drawn[0], drawn[1].means, drawn[1].sigma, max_points=max_points)
+                text = f"{int(covered.sum())}/{covered.numel()}"
+            else:
+                raster += 1
+                ax.imshow(imread(last_samples(run)))
+                value = run.metrics.get(metric, run.metrics.get("modes_captured"))
+                text = f"{value:g}" if isinstance(value, (int, float)) else ""
+            if run.status != "completed":
+                text += f" {run.status}"
+            ax.text(0.02, 0.02, text, transform=ax.transAxes, fontsize=6, va="bottom")
+            ax.set_xlabel("")
+    note = f"; {raster} cell(s) from PNG pictures (no checkpoint)" if raster else ""
+    import textwrap
+
+    caption = (
+        f"final samples (up to {max_points} drawn per cell); modes covered: green circles, missed: "
+        f"vermillion crosses; corner: modes covered{note}"
+    )
+    fig.suptitle(textwrap.fill(caption, int(15 * fig.get_figwidth())), fontsize=7)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "samples.png", out / "samples.pdf"]
+    paths = [out / "samples.pdf", out / "samples.png"]
     for path in paths:
-        fig.savefig(path, dpi=200)
+        fig.savefig(path, dpi=300)
     return paths
 
 

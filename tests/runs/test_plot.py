@@ -170,3 +170,37 @@ def test_bands_stay_inside_the_metrics_range(tmp_path):
     assert line.mean[0] + std < 1 and line.high[0] == pytest.approx(line.mean[0] + std)
     ((line,),) = curves(find_runs([tmp_path]), "high_quality_fraction").values()  # the 95% CI: both ends
     assert line.low[0] == 0.0 and line.high[0] == 1.0
+
+
+def test_samples_grid_from_checkpoints_is_one_vector_figure(tmp_path):
+    import lightning
+
+    from ganbench.module import GAN
+
+    for objective in ("hinge", "minimax"):
+        for seed in (0, 1):
+            directory = tmp_path / f"{objective}-{seed}"
+            torch.manual_seed(seed)
+            module = GAN(objective=objective, net="mlp", sample_shape=(2,))
+            checkpoint = {"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams)}
+            checkpoint["pytorch-lightning_version"] = lightning.__version__
+            module.on_save_checkpoint(checkpoint)
+            (directory / "checkpoints").mkdir(parents=True)
+            torch.save(checkpoint, directory / "checkpoints" / "final.ckpt")
+            record = {
+                "status": "completed",
+                "seed": seed,
+                "metrics": {"num_samples": 300},
+                "history": [],
+                "config": {
+                    "model": {"objective": objective},
+                    "data": {"dataset": "ring"},
+                    "evaluation": {"seed": 1234, "num_samples": 300},
+                },
+            }
+            (directory / "metrics.json").write_text(json.dumps(record))
+    out = tmp_path / "plots"
+    assert main([str(tmp_path), "--samples", "--out", str(out)]) == 0
+    pdf = (out / "samples.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and b"/Subtype /Image" not in pdf  # vector: no pasted raster
+    assert (out / "samples.png").read_bytes()[:4] == b"\x89PNG"
