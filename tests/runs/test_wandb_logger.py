@@ -156,6 +156,10 @@ def test_a_server_that_is_not_wandb_sends_the_run_offline(tmp_path, code):
 
 
 def test_offline_run_is_named_grouped_and_tagged(tmp_path, monkeypatch):
+    import wandb
+
+    if wandb.run is not None:  # an earlier in-process fit's run would be reused by WandbLogger
+        wandb.finish()
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     logger = RunLogger(save_dir=str(tmp_path))
