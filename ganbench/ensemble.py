@@ -32,8 +32,17 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ganbench.evaluation.callback import Evaluation, evaluate_generator
 from ganbench.module import GAN, cuda_runtime_check
-from ganbench.runs.atomic import write_atomic, write_json_atomic
-from ganbench.runs.record import run_record
+from ganbench.runs.atomic import atomic_path, write_atomic, write_json_atomic
+from ganbench.runs.ensemble_checkpoint import CHECKPOINT_NAME, resumable_states, save_member_checkpoint
+from ganbench.runs.record import FINISHED, RecordError, read_record, run_record
+from ganbench.runs.run_dir import (
+    OVERWRITE_OPTION,
+    RunDirectoryError,
+    describe_run,
+    holds_run,
+    lock_run_dir,
+    remove_run,
+)
 from ganbench.step import (
     MemberDraws,
     Players,
@@ -85,6 +94,52 @@ class StackedNet(nn.Module):
     def load_into(self, index: int, net: nn.Module) -> None:
         net.load_state_dict(self.member_state(index), strict=True)
 
+    def load_member_state(self, index: int, state: dict[str, Tensor]) -> None:
+        """Write a ``member_state`` back into slice ``index`` (resuming a member)."""
+        params, buffers = self.named_stacked()
+        stacked = {**params, **buffers}
+        if set(state) != set(stacked):
+            differ = sorted(set(state) ^ set(stacked))
+            raise ValueError(f"ensemble checkpoint: the net's tensors differ ({differ})")
+        with torch.no_grad():
+            for name, tensor in stacked.items():
+                tensor[index].copy_(state[name])
+
+
+def _copy(value: Any) -> Any:
+    return value.clone() if torch.is_tensor(value) else value
+
+
+def optimizer_slice(optimizer: torch.optim.Optimizer, index: int) -> dict[str, Any]:
+    """Member ``index``'s part of an optimizer over stacked parameters: its slice of every per-element
+    state (Adam's moments), the shared scalars (Adam's step) and the groups' learning rates."""
+    per_parameter = []
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            per_element = {k for k, v in state.items() if torch.is_tensor(v) and v.shape == p.shape}
+            sliced = {k: state[k][index].clone() for k in per_element}
+            shared = {k: _copy(v) for k, v in state.items() if k not in per_element}
+            per_parameter.append({"sliced": sliced, "shared": shared})
+    return {"state": per_parameter, "lr": [group["lr"] for group in optimizer.param_groups]}
+
+
+def load_optimizer_slice(optimizer: torch.optim.Optimizer, index: int, saved: dict[str, Any]) -> None:
+    """Write an ``optimizer_slice`` back into the optimizer's slice ``index``."""
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    if len(params) != len(saved["state"]):
+        raise ValueError("ensemble checkpoint: the optimizer's parameters differ from the saved ones")
+    for p, entry in zip(params, saved["state"], strict=True):
+        state = optimizer.state[p]
+        for key, value in entry["sliced"].items():
+            if key not in state:
+                state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state[key][index].copy_(value)
+        for key, value in entry["shared"].items():
+            state[key] = _copy(value)
+    for group, lr in zip(optimizer.param_groups, saved["lr"], strict=True):
+        group["lr"] = lr
+
 
 @dataclass
 class Member:
@@ -99,6 +154,7 @@ class Member:
     noise: torch.Generator
     status: str = "running"
     train_rows: list[dict[str, Any]] = field(default_factory=list)
+    logged_through: int = -1  # the last step already in train_log/metrics.csv (a resumed run's rows)
 
 
 class _StackUpdates:
@@ -193,6 +249,36 @@ class SeedEnsemble:
             scheduler.step()
         return stats
 
+    def member_state(self, index: int) -> dict[str, Any]:
+        """Member ``index``'s slice of everything the iteration updates: what its checkpoint holds."""
+        ema = self.generator_ema
+        return {
+            "generator": self.generator.member_state(index),
+            "discriminator": self.discriminator.member_state(index),
+            "optimizers": [optimizer_slice(opt, index) for opt in (self.opt_d, self.opt_g)],
+            "schedulers": [scheduler.state_dict() for scheduler in self.schedulers],
+            "generator_ema": None
+            if ema is None
+            else {"net": ema.module.member_state(index), "n_averaged": ema.n_averaged.clone()},
+            "first_nonfinite": int(self.first_nonfinite[index]),
+        }
+
+    def load_member_state(self, index: int, state: dict[str, Any]) -> None:
+        """Restore member ``index`` from its ``member_state``."""
+        self.generator.load_member_state(index, state["generator"])
+        self.discriminator.load_member_state(index, state["discriminator"])
+        for optimizer, saved in zip((self.opt_d, self.opt_g), state["optimizers"], strict=True):
+            load_optimizer_slice(optimizer, index, saved)
+        for scheduler, saved in zip(self.schedulers, state["schedulers"], strict=True):
+            scheduler.load_state_dict(saved)
+        ema, saved_ema = self.generator_ema, state["generator_ema"]
+        if (ema is None) != (saved_ema is None):
+            raise ValueError("ensemble checkpoint: model.ema_decay differs from the saved run's")
+        if ema is not None:
+            ema.module.load_member_state(index, saved_ema["net"])
+            ema.n_averaged.copy_(saved_ema["n_averaged"])
+        self.first_nonfinite[index] = state["first_nonfinite"]
+
     def nonfinite_generators(self) -> Tensor:
         """Per member: True where G's parameters hold NaN/inf (shape (S,))."""
         return nonfinite_parameters(self.generator.parameters(), batch_dims=2)
@@ -208,6 +294,16 @@ class SeedEnsemble:
         return module
 
 
+def _last_logged_step(run_dir: Path) -> int:
+    """The largest ``step`` in ``run_dir/train_log/metrics.csv`` (-1 when there is none)."""
+    path = run_dir / "train_log" / "metrics.csv"
+    if not path.is_file():
+        return -1
+    with open(path, newline="") as f:
+        steps = [int(float(row["step"])) for row in csv.DictReader(f) if row.get("step")]
+    return max(steps, default=-1)
+
+
 class EnsembleRun:
     """Trains the members to ``max_steps`` and writes each member's run directory as fit would."""
 
@@ -218,6 +314,8 @@ class EnsembleRun:
         max_steps: int,
         log_every: int,
         device: torch.device,
+        checkpoint_every: int = 0,
+        overwrite: bool = False,
     ) -> None:
         if max_steps < 1:
             raise ValueError(f"trainer.max_steps: an ensemble needs a positive limit, got {max_steps}")
@@ -226,6 +324,10 @@ class EnsembleRun:
         self.max_steps = max_steps
         self.log_every = max(log_every, 1)
         self.device = device
+        self.checkpoint_every = max(checkpoint_every, 0)
+        self.overwrite = overwrite
+        self.locks: list[Any] = []
+        self.resumed_at: int | None = None
         if device.type != "cpu":
             # A run alone on an accelerator draws G's noise (and every other draw) from the device's
             # RNG, which seed_everything seeded with the seed and nothing drew from before training.
@@ -240,7 +342,10 @@ class EnsembleRun:
     # -------------------------------------------------------------------------------- records
     def _extra(self) -> dict[str, Any]:
         seeds = [m.seed for m in self.members]
-        return {"ensemble": {"size": len(seeds), "seeds": seeds, "wall_time_shared": True}}
+        ensemble = {"size": len(seeds), "seeds": seeds, "wall_time_shared": True}
+        if self.resumed_at is not None:
+            ensemble["resumed_at"] = self.resumed_at
+        return {"ensemble": ensemble}
 
     def write_record(self, index: int, **extra: Any) -> None:
         member = self.members[index]
@@ -270,14 +375,14 @@ class EnsembleRun:
         }
         module.on_save_checkpoint(checkpoint)
         path = self.members[index].run_dir / "checkpoints" / "final.ckpt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(checkpoint, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            torch.save(checkpoint, tmp)
         return path
 
     def _flush_train_log(self, index: int) -> None:
         member = self.members[index]
+        # Rows a resumed run has already written (logged after its checkpoint, before it stopped).
+        member.train_rows = [row for row in member.train_rows if row["step"] > member.logged_through]
         if not member.train_rows:
             return
         path = member.run_dir / "train_log" / "metrics.csv"
@@ -290,6 +395,94 @@ class EnsembleRun:
                 writer.writeheader()
             writer.writerows(member.train_rows)
         member.train_rows.clear()
+
+    # -------------------------------------------------------------------------------- checkpoints
+    def _state(self, index: int) -> dict[str, Any]:
+        member = self.members[index]
+        module = member.module
+        return {
+            "iteration": self.iteration,
+            "max_steps": self.max_steps,
+            "seeds": [m.seed for m in self.members],
+            "seed": member.seed,
+            "model": member.config.get("model"),
+            "data": member.config.get("data"),
+            "status": member.status,
+            "diverged_at": module.diverged_at,
+            "final_metrics": module.final_metrics,
+            "evaluation_history": module.evaluation_history,
+            "noise": member.noise.get_state(),
+            "wall_time_s": time.time() - self.started,
+            **self.ensemble.member_state(index),
+        }
+
+    def save_checkpoints(self) -> None:
+        """Every member's ``checkpoints/ensemble_last.ckpt`` at this iteration (train logs flushed first,
+        so a resumed run's CSV holds every earlier row once)."""
+        for i in range(len(self.members)):
+            self._flush_train_log(i)
+        for i, member in enumerate(self.members):
+            save_member_checkpoint(member.run_dir, self._state(i))
+
+    def claim(self) -> None:
+        """Lock the members' directories, then resume them, start them fresh, or refuse (one line)."""
+        self.locks = [lock_run_dir(m.run_dir, field="--run_dir") for m in self.members]
+        seeds = [m.seed for m in self.members]
+        dirs = [m.run_dir for m in self.members]
+        for member in self.members:
+            try:
+                finished = read_record(member.run_dir)["status"] in FINISHED
+            except RecordError:
+                finished = False
+            if finished and not self.overwrite:
+                raise RunDirectoryError(
+                    f"--run_dir: {member.run_dir} already holds a finished run "
+                    f"({describe_run(member.run_dir)}); "
+                    f"choose another directory, or pass {OVERWRITE_OPTION} to replace it"
+                )
+        states = None if self.overwrite else resumable_states(dirs, seeds)
+        if states is not None:
+            self.resume(states)
+            return
+        for member in self.members:
+            if holds_run(member.run_dir):
+                if not self.overwrite:
+                    raise RunDirectoryError(
+                        f"--run_dir: {member.run_dir} already holds a run ({describe_run(member.run_dir)}) "
+                        f"that this ensemble cannot resume (it needs every member's "
+                        f"checkpoints/{CHECKPOINT_NAME} of one iteration); choose other directories, "
+                        f"or pass {OVERWRITE_OPTION} to replace it"
+                    )
+                remove_run(member.run_dir)
+
+    def resume(self, states: Sequence[dict[str, Any]]) -> None:
+        """Continue every member from its checkpoint (same config, same schedule length)."""
+        for member, state in zip(self.members, states, strict=True):
+            for key in ("model", "data"):
+                if state[key] != member.config.get(key):
+                    raise ValueError(
+                        f"{key}: differs from the config of the run saved in {member.run_dir} "
+                        f"(resume with the same {key} options, or pass {OVERWRITE_OPTION} to start again)"
+                    )
+            if state["max_steps"] != self.max_steps:
+                raise ValueError(
+                    f"trainer.max_steps: the runs in {member.run_dir.parent} were started with "
+                    f"{state['max_steps']} (the learning-rate schedule depends on it); resume with that value"
+                )
+        iteration = states[0]["iteration"]
+        for i, (member, state) in enumerate(zip(self.members, states, strict=True)):
+            self.ensemble.load_member_state(i, state)
+            member.noise.set_state(state["noise"])
+            module = member.module
+            module.evaluation_history = list(state["evaluation_history"])
+            module.diverged_at = state["diverged_at"]
+            module.final_metrics = state["final_metrics"]
+            member.status = state["status"]
+            member.batches = iter(member.datamodule.batches_from(iteration))
+            member.logged_through = _last_logged_step(member.run_dir)
+        self.iteration = iteration
+        self.resumed_at = iteration
+        self.started = time.time() - float(states[0]["wall_time_s"])
 
     # -------------------------------------------------------------------------------- loop
     def active(self) -> list[int]:
@@ -356,6 +549,15 @@ class EnsembleRun:
             self.members[i].train_rows.append(row)
 
     def run(self) -> None:
+        """Claim the directories, train (from a checkpoint when every member has one), release them."""
+        try:
+            self.claim()
+            self._run()
+        finally:
+            for lock in self.locks:
+                lock.release()
+
+    def _run(self) -> None:
         for i, member in enumerate(self.members):
             member.run_dir.mkdir(parents=True, exist_ok=True)
             write_atomic(member.run_dir / "config.yaml", yaml.safe_dump(member.config, sort_keys=False))
@@ -364,7 +566,7 @@ class EnsembleRun:
         every = self.evaluation.every_n_iterations
         loop_started = time.perf_counter()
         try:
-            for iteration in range(1, self.max_steps + 1):
+            for iteration in range(self.iteration + 1, self.max_steps + 1):
                 if not self.active():
                     break
                 self.iteration = iteration
@@ -377,6 +579,8 @@ class EnsembleRun:
                     self.check_divergence()
                 if every and iteration % every == 0:
                     self.periodic_evaluation()
+                if self.checkpoint_every and iteration % self.checkpoint_every == 0:
+                    self.save_checkpoints()
             self.check_divergence()
             self.loop_seconds = time.perf_counter() - loop_started
             self.final_evaluation()

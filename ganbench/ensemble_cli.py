@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import logging
 import re
+import signal
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ import torch
 from ganbench.argparser import OneLineParser
 from ganbench.ensemble import EnsembleRun, Member
 from ganbench.evaluation.callback import Evaluation
+from ganbench.runs.checkpoint import RunCheckpoint
 
 
 @contextlib.contextmanager
@@ -75,12 +77,17 @@ def build_ensemble(fit_args: Sequence[str], seeds: Sequence[int], run_dirs: Sequ
     for seed, run_dir in zip(seeds, run_dirs, strict=True):
         member, evaluation, trainer = build_member(fit_args, seed, Path(run_dir))
         members.append(member)
+    checkpoint = next((cb for cb in trainer.callbacks if isinstance(cb, RunCheckpoint)), None)
     return EnsembleRun(
         members,
         evaluation,
         int(trainer.max_steps),
         int(trainer.log_every_n_steps),
         trainer.strategy.root_device,
+        # The interval of fit's periodic checkpoints (checkpoint.every_n_train_steps) saves the
+        # ensemble's resumable state; without checkpointing, none.
+        checkpoint_every=int(getattr(checkpoint, "_every_n_train_steps", 0) or 0),
+        overwrite=bool(members[0].config.get("overwrite")),
     )
 
 
@@ -98,12 +105,18 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def parser() -> argparse.ArgumentParser:
     p = OneLineParser(
         prog="python -m ganbench ensemble",
         description="Train several seeds of one fit configuration at once (stacked parameters, one "
         "process). Other arguments are fit's (e.g. --config FILE --model.objective=hinge); each seed "
-        "writes the run directory a fit with --seed_everything=SEED would.",
+        "writes the run directory a fit with --seed_everything=SEED would. Every "
+        "checkpoint.every_n_train_steps iterations each member saves checkpoints/ensemble_last.ckpt; the "
+        "same command continues an interrupted ensemble from there (--overwrite=true starts it again).",
     )
     p.add_argument("--seeds", required=True, help="seeds, e.g. 0-9 or 0,1,5")
     p.add_argument("--root", default="runs/ensemble", help="run directories ROOT/seed_everything=SEED")
@@ -131,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
             if any(a == flag or a.startswith(flag + "=") for a in fit_args):
                 raise ValueError(f"{flag}: set by the ensemble (use --seeds and --root or --run_dir)")
         started = time.time()
+        # A preempted job gets SIGTERM: stop as on Ctrl-C, recording the members as interrupted (their
+        # last checkpoints/ensemble_last.ckpt resumes them).
+        signal.signal(signal.SIGTERM, _interrupt)
         run = build_ensemble(fit_args, seeds, run_dirs)
         built = time.time()
         run.run()

@@ -172,3 +172,62 @@ def test_the_same_ensemble_twice_gives_identical_runs(tmp_path):
         json.loads((tmp_path / attempt / "b" / "metrics.json").read_text()) for attempt in ("first", "second")
     ]
     assert records[0]["history"] == records[1]["history"]
+
+
+RESUMABLE = [
+    *ARGS,
+    "--model.ema_decay=0.9",
+    "--model.lr_decay_start=0.25",
+    *PACKED_BATCHNORM,
+    "--checkpoint.every_n_train_steps=4",
+]
+
+
+def test_an_interrupted_ensemble_resumes_exactly(tmp_path, monkeypatch):
+    seeds = [1, 2]
+    whole = build_ensemble(RESUMABLE, seeds, [tmp_path / "whole" / str(s) for s in seeds])
+    whole.run()
+
+    dirs = [tmp_path / "parts" / str(s) for s in seeds]
+    first = build_ensemble(RESUMABLE, seeds, dirs)
+    step = first.ensemble.train_iteration
+
+    def stop_at_ten(real, generators, iteration, diagnostics):
+        if iteration == 10:
+            raise KeyboardInterrupt
+        return step(real, generators, iteration, diagnostics)
+
+    monkeypatch.setattr(first.ensemble, "train_iteration", stop_at_ten)
+    with pytest.raises(KeyboardInterrupt):
+        first.run()
+    assert json.loads((dirs[0] / "metrics.json").read_text())["status"] == "interrupted"
+
+    resumed = build_ensemble(RESUMABLE, seeds, dirs)
+    resumed.run()
+    for index, seed in enumerate(seeds):
+        record = json.loads((dirs[index] / "metrics.json").read_text())
+        expected = json.loads((tmp_path / "whole" / str(seed) / "metrics.json").read_text())
+        assert record["status"] == "completed" and record["ensemble"]["resumed_at"] == 8
+        assert record["history"] == expected["history"] and record["metrics"] == expected["metrics"]
+        for net in ("generator", "discriminator"):
+            got, want = (getattr(r.ensemble, net).member_state(index) for r in (resumed, whole))
+            assert all(torch.equal(got[name], want[name]) for name in want), net
+        got, want = (r.ensemble.generator_ema.module.member_state(index) for r in (resumed, whole))
+        assert all(torch.equal(got[name], want[name]) for name in want), "EMA"
+        # Every logged step once, with the uninterrupted run's values.
+        log = (dirs[index] / "train_log" / "metrics.csv").read_text()
+        assert log == (tmp_path / "whole" / str(seed) / "train_log" / "metrics.csv").read_text()
+
+
+def test_an_ensemble_refuses_finished_runs_unless_overwritten(tmp_path, capsys):
+    args = [*ARGS, "--trainer.max_steps=4"]
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    build_ensemble(args, [0, 1], dirs).run()
+    record = (dirs[0] / "metrics.json").read_text()
+    argv = ["ensemble", "--seeds=0,1", "--run_dir", str(dirs[0]), "--run_dir", str(dirs[1]), *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --run_dir: ") and "finished run" in err and "--overwrite=true" in err
+    assert (dirs[0] / "metrics.json").read_text() == record  # nothing lost
+    assert main([*argv, "--overwrite=true"]) == 0
+    assert json.loads((dirs[0] / "metrics.json").read_text())["status"] == "completed"

@@ -120,6 +120,10 @@ class GANDataModule(LightningDataModule):
         trainer = self.trainer
         rank = trainer.global_rank if trainer is not None else 0
         start = trainer.global_step if trainer is not None else 0  # the iteration a resumed run starts at
+        return self.batches_from(start, rank)
+
+    def batches_from(self, start: int, rank: int = 0) -> DataLoader:
+        """The training batches from iteration ``start`` on: what a run resumed at ``start`` draws."""
         return self.source.train_dataloader(
             self.batch_size * self.batches_per_iteration, self.seed, rank, start
         )

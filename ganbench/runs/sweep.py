@@ -56,6 +56,7 @@ from scipy import stats
 
 from ganbench.argparser import OneLineParser
 from ganbench.runs.atomic import write_json_atomic
+from ganbench.runs.ensemble_checkpoint import resumable as ensemble_resumable
 from ganbench.runs.record import CRASHED, FINISHED, INTERRUPTED, RecordError, read_record
 from ganbench.runs.run_dir import OVERWRITE_OPTION, holds_run, is_locked
 
@@ -488,6 +489,13 @@ def execute_ensemble(
         run.directory.mkdir(parents=True, exist_ok=True)
     if not wait_until_free([run.directory for run in runs], BUSY_WAIT_S):
         return [Outcome(run, "busy", None, None, "held by another live process") for run in runs]
+    directories = [run.directory for run in runs]
+    seeds = [int(run.params[SEED_PARAMETER]) for run in runs]
+    notes = [f"ensemble of {len(runs)}"]
+    if ensemble_resumable(directories, seeds):
+        notes.append("resumed")  # the ensemble continues from its members' checkpoints by itself
+    elif any(holds_run(d) for d in directories):
+        argv = [*argv, OVERWRITE_OPTION]  # unfinished and not resumable: start it again
     log_path = runs[0].directory / LOG_NAME
     started = time.monotonic()
     with _open_log(log_path, argv) as log:
@@ -505,7 +513,7 @@ def execute_ensemble(
     for run in runs:
         status, _ = record_status(run.directory)
         if status in FINISHED:
-            outcomes.append(Outcome(run, status, wall, returncode, f"ensemble of {len(runs)}"))
+            outcomes.append(Outcome(run, status, wall, returncode, ", ".join(notes)))
         else:
             detail = f"ensemble exit {returncode}, metrics.json status {status}; see {log_path}"
             outcomes.append(Outcome(run, "failed", wall, returncode, detail))

@@ -302,6 +302,41 @@ def test_local_runner_with_ensembles_trains_and_resumes(tmp_path, capsys):
     assert "4 completed (earlier)" in capsys.readouterr().out
 
 
+def test_an_interrupted_ensemble_is_resumed_by_the_sweep(tmp_path, capsys, monkeypatch):
+    from ganbench.ensemble import SeedEnsemble
+    from ganbench.ensemble_cli import main as ensemble_main
+    from ganbench.runs.sweep import ensemble_command, ensemble_groups
+
+    ring = REPO / "configs" / "toy" / "ring8.yaml"
+    command = ["${env}", "${interpreter}", "-m", "ganbench", "fit", "--config", str(ring),
+               "--trainer.max_steps=30", "--evaluation.every_n_iterations=10", "--evaluation.num_samples=200",
+               "--evaluation.plot=false", "--checkpoint.every_n_train_steps=10", "--data.batch_size=32",
+               "${args}"]  # fmt: skip
+    path = write_sweep(tmp_path / "s.yaml", {"seed_everything": {"values": [0, 1]}}, command=command)
+    root = tmp_path / "root"
+    # The sweep's ensemble, stopped at iteration 25 (after its checkpoint at 20), as a preemption would.
+    (group,) = ensemble_groups(plan(Sweep.load(path), root))
+    step = SeedEnsemble.train_iteration
+
+    def stop_at_25(self, real, generators, iteration, diagnostics):
+        if iteration == 25:
+            raise KeyboardInterrupt
+        return step(self, real, generators, iteration, diagnostics)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SeedEnsemble, "train_iteration", stop_at_25)
+        assert ensemble_main(ensemble_command(group)[5:]) == 130
+    assert json.loads((group[0].directory / "metrics.json").read_text())["status"] == "interrupted"
+    capsys.readouterr()
+
+    assert main([str(path), "--root", str(root), "--ensemble"]) == 0
+    assert "seed_everything=1: completed (ensemble of 2, resumed)" in capsys.readouterr().out
+    for run in group:
+        record = json.loads((run.directory / "metrics.json").read_text())
+        assert record["status"] == "completed" and record["ensemble"]["resumed_at"] == 20
+        assert [h["iteration"] for h in record["history"]] == [10, 20, 30]  # nothing twice
+
+
 # ----------------------------------------------------------------- kill, preemption, live runs (issue 12)
 
 # A run that records its pid and process group, then waits to be stopped.
