@@ -437,6 +437,7 @@ class Table:
     correction: str = "holm"
     comparisons: int = 0  # size of the family the significance marks are corrected over
     reference_note: str = ""
+    extra_notes: list[str] = field(default_factory=list)
     # LaTeX layout only (the statistics are the same): what a cell shows, whether AUC columns appear.
     latex_spread: bool = True
     latex_ci: bool = False
@@ -445,7 +446,7 @@ class Table:
     @property
     def notes(self) -> list[str]:
         """What a reader must know beyond the cells: skipped runs, repeated seeds, mixed settings."""
-        notes = []
+        notes = list(self.extra_notes)
         if self.skipped:
             where = Counter(f"{r.status}: {_row_label(self, r)}" for r in self.skipped)
             notes.append(
@@ -476,6 +477,37 @@ def default_metrics(runs: Sequence[Run]) -> list[str]:
     available = {m for run in runs for m in run.metrics}
     headline = [m for m in headline_metrics() if m in available]
     return headline or list(PACGAN_METRICS)
+
+
+def at_iteration(runs: Sequence[Run], iteration: int) -> tuple[list[Run], str]:
+    """The runs as they stood at ``iteration``: each one's evaluation there becomes its final metrics.
+
+    For long benchmarks read before they finish (or budget curves): a run that reached the iteration
+    counts whatever its status now (running, interrupted, completed later); one that diverged by
+    then counts as diverged; one not there yet is left out (and named in the notes).
+    """
+    if iteration < 1:
+        raise TableError(f"--at_iteration: must be >= 1, got {iteration}")
+    cut = []
+    for run in runs:
+        entry = next((h for h in run.history if h.get("iteration") == iteration), None)
+        record = dict(run.record)
+        diverged_at = record.get("diverged_at")
+        if entry is not None:
+            metrics = {k: v for k, v in entry.items() if k != "iteration"}
+            record.update(status=COUNTED, metrics=metrics, iterations=iteration)
+        elif run.status == DIVERGED and diverged_at is not None and diverged_at <= iteration:
+            pass  # a failure by then, as in the final table
+        else:
+            record["status"] = f"short of {iteration}"
+        record["history"] = [h for h in run.history if h.get("iteration", 0) <= iteration]
+        cut.append(Run(run.path, record))
+    reached = sum(r.status == COUNTED for r in cut)
+    note = (
+        f"Metrics at iteration {iteration} (each run's evaluation there, --at_iteration): "
+        f"{reached} of {len(runs)} runs reached it"
+    )
+    return cut, note
 
 
 def build_table(
@@ -1074,6 +1106,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threshold", nargs="*", default=[], help="e.g. modes_captured>=8: iterations to reach it"
     )
+    p.add_argument(
+        "--at_iteration",
+        type=int,
+        default=None,
+        help="report every run as it stood at this evaluated iteration (its evaluation there), counting "
+        "runs still running or interrupted after it; runs not there yet are left out and named",
+    )
     p.add_argument("--no-auc", action="store_true", help="leave out the area-under-curve columns")
     p.add_argument("--digits", type=int, default=3, help="significant digits (3)")
     p.add_argument("--ci", action="store_true", help="LaTeX: add the 95%% CI to each cell")
@@ -1094,8 +1133,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.format not in FORMATS:
             raise TableError(f"--format: unknown format {args.format!r}; valid choices: {', '.join(FORMATS)}")
+        runs, cut_note = find_runs(args.run_dirs), None
+        if args.at_iteration is not None:
+            runs, cut_note = at_iteration(runs, args.at_iteration)
         table = build_table(
-            find_runs(args.run_dirs),
+            runs,
             group=args.group,
             by=args.by,
             metrics=args.metrics,
@@ -1113,6 +1155,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     table.command = "python -m ganbench table " + shlex.join(argv)
+    if cut_note:
+        table.extra_notes.append(cut_note)
     table.latex_spread, table.latex_ci, table.latex_auc = not args.no_spread, args.ci, args.latex_auc
     text = FORMATS[args.format](table, args.digits)
     if args.format == "csv":  # the CSV stays machine-readable: its footer goes to stderr

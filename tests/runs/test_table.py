@@ -13,6 +13,7 @@ from scipy import integrate, stats
 
 from ganbench.runs.table import (
     Threshold,
+    at_iteration,
     build_table,
     find_runs,
     main,
@@ -426,3 +427,30 @@ def test_reference_rows_refuse_image_runs(tmp_path, capsys):
     assert main([str(tmp_path), "--reference"]) == 2
     err = capsys.readouterr().err
     assert "--reference: data.dataset=mnist has no reference rows; valid choices: ring, grid" in err
+
+
+def test_at_iteration_reads_each_runs_evaluation_there(tmp_path, capsys):
+    root = tmp_path / "long"
+    curve = [0.2, 0.4, 0.7]  # high_quality_fraction at ITERATIONS
+    for seed in range(3):
+        history = [
+            {"iteration": i, "high_quality_fraction": v + seed / 100, "modes_captured": 8.0}
+            for i, v in zip(ITERATIONS, curve, strict=True)
+        ]
+        status = ("completed", "running", "interrupted")[seed]
+        write_run(root, f"s{seed}", "nonsaturating", seed, status=status, history=history)
+    short = [{"iteration": 1000, "high_quality_fraction": 0.9, "modes_captured": 8.0, "reverse_kl": 0.1}]
+    write_run(root, "s3", "nonsaturating", 3, status="running", history=short)  # not at 2000 yet
+    write_run(root, "s4", "nonsaturating", 4, status="diverged", history=short)  # diverged at 1500
+
+    runs, note = at_iteration(find_runs([root]), 2000)
+    table = build_table(runs, metrics=["high_quality_fraction"], auc=False)
+    (row,) = table.rows
+    assert row.n == 3 and dict(row.failures) == {"diverged": 1}  # running and interrupted runs count
+    assert row.cells["high_quality_fraction"].mean == pytest.approx(0.4 + 0.01)
+    assert "3 of 5 runs reached it" in note
+    assert main([str(root), "--at_iteration", "2000", "--metrics", "high_quality_fraction"]) == 0
+    out = capsys.readouterr().out
+    assert "Metrics at iteration 2000" in out and "short of 2000: nonsaturating" in out
+    assert main([str(root), "--at_iteration", "0"]) == 2
+    assert "--at_iteration" in capsys.readouterr().err
