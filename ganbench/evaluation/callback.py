@@ -38,13 +38,19 @@ def evaluate_generator(
 ) -> tuple[dict[str, Any], Path | None]:
     """The metrics of ``num_samples`` samples from a fixed noise ``seed`` against the data module's dataset.
 
-    With ``plot_dir`` the samples are also drawn to ``plot_dir/samples/{tag}_{iteration}.png``.
+    With ``plot_dir`` the samples are also drawn to ``plot_dir/samples/{tag}_{iteration}.png``, and on
+    1-D data D on a grid and the samples are kept in ``plot_dir/trace/`` (Goodfellow et al.'s fig. 1).
     Returns the metrics and the picture's path (None without ``plot_dir``).
     """
+    from ganbench.evaluation.discriminator_trace import record_trace
+
     path = Path(plot_dir) / "samples" / f"{tag}_{iteration:07d}.png" if plot_dir is not None else None
     title = f"{module.objective.describe()}  iteration {iteration}"
     dataset = datamodule.dataset
-    return dict(evaluator_for(dataset)(dataset, module, num_samples, seed, path, title, **settings)), path
+    metrics = dict(evaluator_for(dataset)(dataset, module, num_samples, seed, path, title, **settings))
+    if plot_dir is not None:
+        record_trace(plot_dir, dataset, module, num_samples, seed, iteration, tag)
+    return metrics, path
 
 
 class Evaluation(Callback):
@@ -60,7 +66,8 @@ class Evaluation(Callback):
         num_samples: samples per periodic evaluation (2,500 for the toy mode metrics, PacGAN).
         final_num_samples: samples for the final evaluation; None means ``num_samples``.
         seed: seed of the evaluation noise.
-        plot: save a picture of the samples at each evaluation (``DIR/samples/``) and log it.
+        plot: save a picture of the samples at each evaluation (``DIR/samples/``) and log it; on 1-D
+            data also D on a grid and the samples (``DIR/trace/``, from iteration 0 in fit).
         inception_weights: image data: torch-fidelity Inception weights file (``inception export``).
         reference_split: image data: the real split generated samples are compared with.
         tf32: image data: allow TF32 in the Inception feature pass (default strict fp32).
@@ -145,6 +152,14 @@ class Evaluation(Callback):
         trainer.callback_metrics.update({k: torch.tensor(v) for k, v in values.items()})
         for logger in trainer.loggers:
             logger.log_metrics(values, step=trainer.global_step)
+
+    def on_train_start(self, trainer: Trainer, module: LightningModule) -> None:
+        # Goodfellow et al.'s first panel is the untrained pair: on 1-D data, the trace of iteration 0.
+        if self.plot and trainer.global_step == 0 and trainer.is_global_zero:
+            from ganbench.evaluation.discriminator_trace import record_trace
+
+            dataset = trainer.datamodule.dataset
+            record_trace(trainer.default_root_dir, dataset, module, self.num_samples, self.seed, 0, "eval")
 
     def on_train_batch_end(self, trainer: Trainer, module: LightningModule, *args: Any) -> None:
         # Runs before ModelCheckpoint (Lightning calls checkpoint callbacks last), so a checkpoint
