@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Regenerates results/goodfellow (issue 15 item 3): Goodfellow et al. (2014), fig. 1, from two fit runs on
+# the 1-D two-mode mixture (configs/toy/gaussian1d.yaml, seed 0): one minimax, one non-saturating. Each run
+# keeps D on a grid, G's 2,500 evaluation samples and z -> G(z) every 100 iterations (runs/goodfellow/,
+# not committed); figure1 draws the same four iterations of both. CPU, one thread, a few minutes a run.
+# Run from the repository root: bash results/goodfellow/regenerate.sh   (OBJECTIVES=minimax for one)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ITERATIONS="0 200 400 4000"  # the start, one-mode phase, spreading, end (picked on the non-saturating run)
+for objective in ${OBJECTIVES:-minimax nonsaturating}; do
+  run=runs/goodfellow/$objective
+  out=results/goodfellow/$objective
+  nice -n 10 python -m ganbench fit --config configs/toy/gaussian1d.yaml --model.objective="$objective" \
+    --trainer.default_root_dir="$run" --trainer.logger=false --trainer.enable_progress_bar=false --overwrite=true
+  python -m ganbench figure1 "$run" --iterations $ITERATIONS --out "$out"
+  # The run's record (device, versions, git commit, config, metric history) and the drawn traces, so
+  # that `python -m ganbench figure1 results/goodfellow/OBJECTIVE --out DIR` redraws the figure.
+  cp "$run/metrics.json" "$out/run_metrics.json"
+  mkdir -p "$out/trace"
+  for iteration in $ITERATIONS; do
+    cp "$run/trace/$(printf 'eval_%07d.npz' "$iteration")" "$out/trace/"
+  done
+done
