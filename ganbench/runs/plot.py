@@ -31,7 +31,16 @@ import numpy as np
 from ganbench.argparser import OneLineParser
 from ganbench.evaluation.metrics import find_metric
 from ganbench.runs.record import COMPLETED, DIVERGED
-from ganbench.runs.table import Run, TableError, check_key, find_runs, label, lookup, sort_key
+from ganbench.runs.table import (
+    Run,
+    TableError,
+    at_iteration,
+    check_key,
+    find_runs,
+    label,
+    lookup,
+    sort_key,
+)
 
 PLOTTED = (COMPLETED, DIVERGED)
 
@@ -108,7 +117,11 @@ def train_history(run: Run) -> list[dict[str, Any]]:
 
 
 def points(run: Run, metric: str) -> list[dict[str, Any]]:
-    return train_history(run) if metric.startswith("train/") else run.history
+    if not metric.startswith("train/"):
+        return run.history
+    # A run cut by --at_iteration keeps its training scalars up to that iteration too.
+    last = run.record.get("iterations")
+    return [h for h in train_history(run) if last is None or h["iteration"] <= last]
 
 
 def curve(group: str, runs: Sequence[Run], metric: str, band: Band) -> Curve:
@@ -411,6 +424,13 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a grid of each run's last samples picture (rows: --group, columns: seeds) instead of curves",
     )
+    p.add_argument(
+        "--at_iteration",
+        type=int,
+        default=None,
+        help="draw the runs as they stood at this evaluated iteration, running and interrupted ones too "
+        "(as table --at_iteration; runs not there yet are left out)",
+    )
     return p
 
 
@@ -424,6 +444,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.band not in BANDS:
             raise TableError(f"--band: unknown band {args.band!r}; valid choices: {', '.join(BANDS)}")
         runs = find_runs(args.run_dirs)
+        if args.at_iteration is not None:
+            runs, note = at_iteration(runs, args.at_iteration)
+            print(f"note: {note}", file=sys.stderr)
         for key, option in [(args.group, "--group"), *((k, "--by") for k in args.by)]:
             check_key(runs, key, option)
         if args.samples:

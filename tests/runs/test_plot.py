@@ -204,3 +204,20 @@ def test_samples_grid_from_checkpoints_is_one_vector_figure(tmp_path):
     pdf = (out / "samples.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and b"/Subtype /Image" not in pdf  # vector: no pasted raster
     assert (out / "samples.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_at_iteration_draws_unfinished_runs_up_to_it(tmp_path, capsys):
+    write_run(tmp_path, "a", "minimax", [2.0, 4.0, 8.0])
+    write_run(tmp_path, "b", "minimax", [4.0, 6.0], status="running")
+    write_run(tmp_path, "c", "minimax", [1.0], status="interrupted")  # not at 2000 yet
+    assert curves(find_runs([tmp_path]), "modes_captured")[()][0].runs == 1  # only the finished one
+    out = tmp_path / "plots"
+    assert main([str(tmp_path), "--at_iteration", "2000", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "2 of 3 runs reached it" in err and "1 run(s) not drawn" in err
+    from ganbench.runs.table import at_iteration
+
+    runs, _ = at_iteration(find_runs([tmp_path]), 2000)
+    (line,) = curves(runs, "modes_captured")[()]
+    np.testing.assert_array_equal(line.iterations, [1000, 2000])
+    np.testing.assert_allclose(line.mean, [3.0, 5.0])
