@@ -61,6 +61,14 @@ def choose_traces(run_dir: Path, iterations: list[int] | None) -> dict[int, Path
     return {i: recorded[i] for i in chosen}
 
 
+def mean_d(trace: dict[str, Any]) -> tuple[float, float]:
+    """D's mean under p_data (the exact density on the grid, trapezoid rule) and over G's samples (D
+    interpolated on the grid; samples off the frame take the edge value): 1/2 and 1/2 at the equilibrium."""
+    x, d, density = trace["x"], trace["d"], trace["data_density"]
+    on_data = float(np.trapezoid(d * density, x) / np.trapezoid(density, x))
+    return on_data, float(np.interp(trace["samples"], x, d).mean())
+
+
 def density_estimate(samples: np.ndarray, x: np.ndarray, sigma: float) -> tuple[np.ndarray, float]:
     """p_g on ``x``: a Gaussian KDE (scipy) with Scott's bandwidth, narrowed to sigma /
     KDE_POINTS_PER_SIGMA so that modes as narrow as the data's are not smeared together. Returns the
@@ -118,7 +126,13 @@ def draw_figure(
         ax.plot(x, np.minimum(p_g, top), color=P_G, linewidth=1.3)
         ax.set_xlim(float(x[0]), float(x[-1]))
         ax.set_ylim(0.0, top)
-        ax.set_title(f"({chr(ord('a') + column)}) iteration {iteration:,}", fontsize=8)
+        on_data, on_samples = mean_d(trace)
+        name = "f" if critic else "D"
+        ax.set_title(
+            f"({chr(ord('a') + column)}) iteration {iteration:,}\n"
+            f"mean {name}: on p_data {on_data:.2f}, on G's samples {on_samples:.2f}",
+            fontsize=8,
+        )
         ax.tick_params(labelsize=7)
         if column == 0:
             ax.set_ylabel("density", fontsize=8)
@@ -168,6 +182,8 @@ def draw_figure(
                 "num_samples": int(trace["samples"].size),
                 "kde_bandwidth": h,
                 "samples_off_frame": outside,
+                "mean_d_data": on_data,
+                "mean_d_generated": on_samples,
                 "d_min": float(trace["d"].min()),
                 "d_max": float(trace["d"].max()),
             }

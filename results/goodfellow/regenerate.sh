@@ -11,8 +11,9 @@ ITERATIONS="0 200 400 4000"  # the start, one-mode phase, spreading, end (picked
 # run and figure records a clean git commit when this is run from a clean checkout.
 OBJECTIVES=${OBJECTIVES:-"minimax nonsaturating"}
 for objective in $OBJECTIVES; do
-  nice -n 10 python -m ganbench fit --config configs/toy/gaussian1d.yaml --model.objective="$objective" \
-    --trainer.default_root_dir="runs/goodfellow/$objective" --trainer.logger=false \
+  # W&B off, the CSV log of the training scalars (train/d_real, d_fake, g_logit_grad) kept.
+  WANDB_MODE=disabled nice -n 10 python -m ganbench fit --config configs/toy/gaussian1d.yaml \
+    --model.objective="$objective" --trainer.default_root_dir="runs/goodfellow/$objective" \
     --trainer.enable_progress_bar=false --overwrite=true
 done
 for objective in $OBJECTIVES; do
@@ -24,9 +25,11 @@ for objective in $OBJECTIVES; do
   out=results/goodfellow/$objective
   mkdir -p "$out/trace"
   cp "runs/goodfellow/figures/$objective"/figure1.* "$out/"
-  # The run's record (device, versions, git commit, config, metric history) and the drawn traces, so
-  # that `python -m ganbench figure1 results/goodfellow/OBJECTIVE --out DIR` redraws the figure.
+  # The run's record (device, versions, git commit, config, metric history), its training scalars and
+  # the drawn traces, so that `python -m ganbench figure1 results/goodfellow/OBJECTIVE --out DIR` redraws
+  # the figure.
   cp "$run/metrics.json" "$out/run_metrics.json"
+  cp "$run/train_log/metrics.csv" "$out/run_train_log.csv"
   for iteration in $ITERATIONS; do
     cp "$run/trace/$(printf 'eval_%07d.npz' "$iteration")" "$out/trace/"
   done

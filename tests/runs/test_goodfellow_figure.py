@@ -93,3 +93,18 @@ def test_density_estimate_is_a_density_and_survives_a_point_mass():
     point, h = density_estimate(np.full(100, 1.5), x, sigma=0.4)
     assert h == pytest.approx(0.1) and x[point.argmax()] == pytest.approx(1.5, abs=0.01)
     assert np.trapezoid(point, x) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_mean_d_weighs_d_by_the_data_density_and_by_the_samples():
+    from ganbench.runs.goodfellow_figure import mean_d
+
+    x = np.linspace(-5, 5, 1001)
+    trace = {
+        "x": x,
+        "d": np.where(x < 0, 0.9, 0.1),  # D = 0.9 left of 0, 0.1 right of it
+        "data_density": 0.5 * norm.pdf(x, -2, 0.5) + 0.5 * norm.pdf(x, 2, 0.5),
+        "samples": np.array([-3.0, 1.0, 2.0, 4.0, 9.0]),  # 9 is off the frame: D's edge value
+    }
+    on_data, on_samples = mean_d(trace)
+    assert on_data == pytest.approx(0.5, abs=1e-3)
+    assert on_samples == pytest.approx((0.9 + 4 * 0.1) / 5)
