@@ -23,6 +23,7 @@ from ganbench.argparser import OneLineParser
 from ganbench.ensemble import EnsembleRun, Member
 from ganbench.evaluation.callback import Evaluation
 from ganbench.runs.checkpoint import RunCheckpoint
+from ganbench.runs.terminal import results_table
 
 
 @contextlib.contextmanager
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     for member in run.members:
         counts[member.status] = counts.get(member.status, 0) + 1
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    print(results_table(run_dirs))
     print(
         f"{len(seeds)} seeds, {run.iteration} iterations: {summary}; "
         f"setup {built - started:.1f} s, training {time.time() - built:.1f} s"

@@ -660,14 +660,14 @@ def _stop(processes: dict[int, subprocess.Popen], grace_s: float = 30.0) -> None
 
 
 def summary_table(outcomes: Sequence[Outcome]) -> str:
-    """A plain-text table: run, status, wall time; failures with the reason."""
-    rows = [("run", "status", "wall time")]
-    for o in sorted(outcomes, key=lambda o: o.run.name):
-        rows.append((o.run.name, o.text, "" if o.wall_time_s is None else f"{o.wall_time_s:.1f} s"))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    """One line per run: its directory, what this call did (failures with the reason), wall time, then
+    iterations and final headline metrics from its metrics.json (``ganbench.runs.terminal``)."""
+    from ganbench.runs.terminal import results_table
+
+    ordered = sorted(outcomes, key=lambda o: o.run.name)
+    wall = ["" if o.wall_time_s is None else f"{o.wall_time_s:.1f} s" for o in ordered]
+    columns = {"status": [o.text for o in ordered], "wall time": wall}
+    return results_table([o.run.directory for o in ordered], columns)
 
 
 # ------------------------------------------------------------------------------------------------- CLI

@@ -9,6 +9,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,17 +116,35 @@ class RunProgressBar(TQDMProgressBar):
 
 
 def _format(value: Any) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
 
 
+def read_result(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The run's metrics.json as a dict, or None when there is none (not started, unreadable)."""
+    try:
+        record = json.loads((Path(run_dir) / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _status(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return "no metrics.json"
+    status = str(record.get("status"))
+    if record.get("diverged_at") is not None:
+        status += f" at {record['diverged_at']}"
+    return status
+
+
 def run_summary(run_dir: str | os.PathLike) -> str:
     """The result of the run in ``run_dir`` as a short table: status, iterations, final metrics, directory."""
-    path = Path(run_dir) / "metrics.json"
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
+    record = read_result(run_dir)
+    if record is None:
         return f"result: no metrics.json in {run_dir}"
     rows = [("status", record.get("status")), ("iterations", record.get("iterations"))]
     if record.get("diverged_at") is not None:
@@ -139,3 +158,56 @@ def run_summary(run_dir: str | os.PathLike) -> str:
 
 def print_run_summary(run_dir: str | os.PathLike, file: Any = None) -> None:
     print(run_summary(run_dir), file=file or sys.stdout, flush=True)
+
+
+MAX_TABLE_METRICS = 3  # columns of a results table when no metric of the runs is a headline one
+
+
+def table_metrics(records: Sequence[dict[str, Any] | None]) -> list[str]:
+    """The metric columns of a results table: the registry's headline metrics the runs report, else
+    (image, classifier runs) the first few registered metrics they report, spreads (``*_std``) left out."""
+    from ganbench.evaluation.metrics import KINDS, metrics_of
+
+    reported = {key for record in records if record for key in (record.get("metrics") or {})}
+    present = [metric for kind in KINDS for metric in metrics_of(kind) if metric.key in reported]
+    headline = [metric.key for metric in present if metric.headline]
+    return headline or [m.key for m in present if not m.key.endswith("_std")][:MAX_TABLE_METRICS]
+
+
+def _header(key: str) -> str:
+    from ganbench.evaluation.metrics import find_metric
+
+    found = find_metric(key)
+    return key if found is None else f"{key} {'↑' if found.higher_is_better else '↓'}"
+
+
+def results_table(
+    run_dirs: Sequence[str | os.PathLike], columns: dict[str, Sequence[str]] | None = None
+) -> str:
+    """The result of several runs, one line each: run directory, status, iterations, final headline
+    metrics (arrows: the registry's better direction), read from each run's metrics.json.
+
+    ``columns`` replaces the status column by the caller's own (e.g. a sweep's outcome of this call and
+    its wall time), in that order, right after the directory.
+    """
+    records = [read_result(run_dir) for run_dir in run_dirs]
+    metrics = table_metrics(records)
+    if columns is None:
+        columns = {"status": [_status(record) for record in records]}
+    header = ["run directory", *columns, "iterations", *map(_header, metrics)]
+    rows = [header]
+    for i, (run_dir, record) in enumerate(zip(run_dirs, records, strict=True)):
+        values = (record or {}).get("metrics") or {}
+        iterations = (record or {}).get("iterations")
+        rows.append(
+            [
+                str(run_dir),
+                *(str(cells[i]) for cells in columns.values()),
+                _format(iterations),
+                *(_format(values.get(key)) for key in metrics),
+            ]
+        )
+    widths = [max(len(row[j]) for row in rows) for j in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

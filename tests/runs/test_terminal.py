@@ -6,9 +6,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ganbench.runs.terminal import headline_key, progress_metrics, run_summary
+import yaml
+
+from ganbench.cli import main
+from ganbench.runs.terminal import headline_key, progress_metrics, results_table, run_summary
 
 REPO = Path(__file__).resolve().parents[2]
+RING = str(REPO / "configs" / "toy" / "ring8.yaml")
+TINY = [  # a few seconds: 4 iterations, one small evaluation at the end
+    "--config",
+    RING,
+    "--trainer.max_steps=4",
+    "--evaluation.num_samples=200",
+    "--evaluation.plot=false",
+    "--data.batch_size=32",
+    "--trainer.logger=false",
+]
 
 
 def test_headline_metric_is_the_registrys_first_headline_key():
@@ -65,3 +78,87 @@ def test_fit_in_a_log_is_quiet_and_ends_with_its_result(tmp_path):
     summary = result.stdout.split("result:")[-1]
     assert "completed" in summary and "200" in summary and str(tmp_path / "run") in summary
     assert "wasserstein_1" in summary
+
+
+def write_record(run_dir: Path, **record) -> Path:
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.json").write_text(json.dumps(record))
+    return run_dir
+
+
+def rows_of(table: str) -> list[list[str]]:
+    """The table's cells, split on the runs of two or more spaces that separate its columns."""
+    import re
+
+    lines = table.splitlines()
+    assert set(lines[1]) <= {"-", " "}  # the rule under the header
+    return [re.split(r" {2,}", line.strip()) for line in [lines[0], *lines[2:]]]
+
+
+def test_results_table_shows_the_headline_metrics_with_their_direction(tmp_path):
+    toy = {"modes_covered": 7.0, "off_mode_mass": 0.125, "wasserstein_1": 0.5, "reverse_kl": 0.1}
+    done = write_record(tmp_path / "a", status="completed", iterations=40, metrics=toy)
+    diverged = {"modes_covered": None, "off_mode_mass": None, "wasserstein_1": None}
+    failed = write_record(tmp_path / "b", status="diverged", iterations=12, diverged_at=13, metrics=diverged)
+    header, *rows = rows_of(results_table([done, failed, tmp_path / "missing"]))
+    assert header == [
+        "run directory",
+        "status",
+        "iterations",
+        "modes_covered ↑",
+        "off_mode_mass ↓",
+        "wasserstein_1 ↓",
+    ]  # reverse_kl is not a headline metric
+    assert rows == [
+        [str(done), "completed", "40", "7", "0.125", "0.5"],
+        [str(failed), "diverged at 13", "12", "-", "-", "-"],
+        [str(tmp_path / "missing"), "no metrics.json", "-", "-", "-", "-"],
+    ]
+
+
+def test_results_table_of_image_runs_falls_back_to_their_first_metrics(tmp_path):
+    images = {"fid": 81.25, "kid_mean": 0.05, "kid_std": 0.01, "is_mean": 2.5, "is_std": 0.1, "recall": 0.5}
+    run = write_record(tmp_path / "mnist", status="completed", iterations=300, metrics=images)
+    header, row = rows_of(results_table([run], {"outcome": ["completed (earlier)"]}))
+    assert header == ["run directory", "outcome", "iterations", "fid ↓", "kid_mean ↓", "is_mean ↑"]
+    assert row == [str(run), "completed (earlier)", "300", "81.25", "0.05", "2.5"]
+
+
+def test_an_ensemble_ends_with_every_members_result(tmp_path, capsys):
+    root = tmp_path / "ensemble"
+    assert main(["ensemble", "--seeds=0,1", f"--root={root}", *TINY]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith("2 seeds, 4 iterations: 2 completed; setup ")
+    header, *rows = rows_of("\n".join(lines[-5:-1]))
+    assert header[:3] == ["run directory", "status", "iterations"]
+    for seed, row in zip([0, 1], rows, strict=True):
+        run_dir = root / f"seed_everything={seed}"
+        metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
+        assert row[:3] == [str(run_dir), "completed", "4"]
+        assert row[3:] == [f"{metrics[key.split()[0]]:.4g}" for key in header[3:]]
+        assert header[3:] == ["modes_covered ↑", "off_mode_mass ↓", "wasserstein_1 ↓"]
+
+
+def test_a_sweep_ends_with_the_result_of_every_run_it_ran_or_skipped(tmp_path, capsys):
+    from ganbench.runs.sweep import main as sweep_main
+
+    command = ["${env}", "${interpreter}", "-m", "ganbench", "fit", *TINY, "${args}"]
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(
+        yaml.safe_dump(
+            {"method": "grid", "parameters": {"seed_everything": {"values": [0, 1]}}, "command": command}
+        )
+    )
+    root = tmp_path / "root"
+    for expected in ("completed", "completed (earlier)"):  # run, then skipped as finished
+        assert sweep_main([str(sweep), f"--root={root}", "--ensemble"]) == 0
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert lines[-1] == f"2 runs in {root}: 2 {expected}"
+        header, *rows = rows_of("\n".join(lines[-5:-1]))
+        assert header[:4] == ["run directory", "status", "wall time", "iterations"]
+        assert header[4:] == ["modes_covered ↑", "off_mode_mass ↓", "wasserstein_1 ↓"]
+        for seed, row in zip([0, 1], rows, strict=True):
+            run_dir = root / f"seed_everything={seed}"
+            metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
+            assert row[0] == str(run_dir) and row[1].startswith(expected) and row[3] == "4"
+            assert row[4:] == [f"{metrics[key.split()[0]]:.4g}" for key in header[4:]]
