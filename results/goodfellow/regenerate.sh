@@ -20,6 +20,11 @@ for objective in $OBJECTIVES; do
   run=runs/goodfellow/$objective
   python -m ganbench figure1 "$run" --iterations $ITERATIONS --out "runs/goodfellow/figures/$objective"
 done
+# The final metrics next to the data (ceiling) and noise (floor) reference rows, 10 draws each.
+runs=()
+for objective in $OBJECTIVES; do runs+=("runs/goodfellow/$objective"); done
+nice -n 10 python -m ganbench table "${runs[@]}" --reference 10 --out runs/goodfellow/table.md
+cp runs/goodfellow/table.md results/goodfellow/table.md
 for objective in $OBJECTIVES; do
   run=runs/goodfellow/$objective
   out=results/goodfellow/$objective
