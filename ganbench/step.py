@@ -133,6 +133,21 @@ class Players:
             raise ValueError(f"model.packing: {n} samples do not split into packs of {self.packing}")
         return x.reshape(*lead, n // self.packing, self.packing * shape[0], *shape[1:])
 
+    def generate(self, noise: Tensor) -> Tensor:
+        """G's samples of ``noise``. With packing m, G runs once per pack slot on B noise vectors and slot j
+        fills position j of every pack, as PacGAN's ``compute_losses`` does: a BatchNorm generator then
+        normalizes over B samples, not m B. For nets without batch statistics this only orders the
+        samples."""
+        if self.packing == 1:
+            return self.generator(noise)
+        axis = self.batch_dims - 1
+        if noise.shape[axis] % self.packing:
+            raise ValueError(
+                f"model.packing: {noise.shape[axis]} samples do not split into packs of {self.packing}"
+            )
+        slots = [self.generator(z) for z in noise.chunk(self.packing, dim=axis)]
+        return torch.stack(slots, dim=axis + 1).flatten(axis, axis + 1)
+
     def judge(self, x: Tensor) -> Tensor:
         """D's outputs on samples ``x``: one per pack."""
         return self.discriminator(self.pack(x))
@@ -179,7 +194,7 @@ def discriminator_forward(
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """G's samples of ``noise`` (no gradient to G), then D's loss and penalties: one D step's forward."""
     with torch.no_grad():
-        fake = players.generator(noise)
+        fake = players.generate(noise)
     return _discriminator_loss(players, objective, regularizers, real, fake, draws)
 
 
@@ -219,7 +234,7 @@ def _judge_generated(players: Players, objective: Objective, real: Tensor, fake:
 def generator_forward(players: Players, objective: Objective, real: Tensor, noise: Tensor) -> list[Tensor]:
     """One G step's forward up to the loss: G's samples of ``noise`` judged by D. The loss itself stays
     outside, so that the saturation signal can read the gradient at D's outputs."""
-    return _judge_generated(players, objective, real, players.generator(noise))
+    return _judge_generated(players, objective, real, players.generate(noise))
 
 
 def _generator_backward(
@@ -293,7 +308,7 @@ def train_iteration(
     """
     if rule == "simultaneous":
         (real,) = real_chunks
-        fake = players.generator(draws.normal(real.shape[players.batch_dims - 1], players.latent_dim))
+        fake = players.generate(draws.normal(real.shape[players.batch_dims - 1], players.latent_dim))
         with updates.discriminator_phase():
             total, d_stats = _discriminator_loss(players, objective, regularizers, real, fake, draws)
             updates.backward_discriminator(total)

@@ -28,6 +28,27 @@ def test_packing_concatenates_consecutive_samples():
         players.pack(torch.randn(5, 2))
 
 
+def test_packed_generator_runs_once_per_slot_like_pacgan():
+    """PacGAN's compute_losses calls G once per pack slot: BatchNorm sees B samples, slot j fills
+    position j of every pack."""
+    calls = []
+
+    def generator(z):
+        calls.append(z.shape[-2])
+        return (z - z.mean(dim=-2, keepdim=True)) / z.std(dim=-2, keepdim=True)  # batch statistics
+
+    noise = torch.randn(6, 2)
+    fake = Players(generator, None, latent_dim=2, packing=3).generate(noise)
+    assert calls == [2, 2, 2] and fake.shape == (6, 2)
+    packs = Players(None, None, 2, packing=3).pack(fake)
+    for slot, z in enumerate(noise.chunk(3)):
+        for i in range(2):
+            torch.testing.assert_close(packs[i, 2 * slot : 2 * slot + 2], generator(z)[i])
+    stacked = Players(generator, None, 2, batch_dims=2, packing=2).generate(torch.randn(4, 6, 2))
+    assert stacked.shape == (4, 6, 2) and calls[-2:] == [3, 3]
+    assert Players(generator, None, 2).generate(noise).shape == (6, 2) and calls[-1] == 6  # one call
+
+
 def test_packed_discriminator_judges_m_samples():
     model = GAN(packing=4, sample_shape=(2,), net_options={"hidden": 8})
     assert model.discriminator.body[0].in_features == 8  # 4 samples of dimension 2
