@@ -26,6 +26,9 @@ python -m ganbench table "$RUNS" --group model.objective --by model.n_critic --b
   --spread se --reference --out "$OUT/table.md"
 python -m ganbench table "$RUNS" --group model.objective --by model.n_critic --baseline nonsaturating \
   --spread se --reference --metrics high_quality_fraction modes_captured reverse_kl --out "$OUT/table_pacgan_metrics.md"
+# The same runs as they stood at iteration 250: are the metrics moving or stuck?
+python -m ganbench table "$RUNS" --group model.objective --by model.n_critic --baseline nonsaturating \
+  --spread se --reference --at_iteration 250 --out "$OUT/table_at_250.md"
 # The saturation signal from each run's train_log/metrics.csv, and the headline metrics over iterations.
 for metric in train/g_logit_grad train/d_fake modes_covered off_mode_mass wasserstein_1; do
   python -m ganbench plot "$RUNS" --metric $metric --group model.objective --by model.n_critic --out "$OUT/plots"
