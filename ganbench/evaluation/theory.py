@@ -35,6 +35,7 @@ import torch
 from scipy import integrate, special, stats
 from torch import Tensor, nn
 
+from ganbench.argparser import OneLineParser
 from ganbench.nets.mlp import MLPDiscriminator
 from ganbench.objectives import build_objective
 
@@ -351,7 +352,7 @@ def _check_training_args(steps: int, batch_size: int, lr: float) -> None:
     if steps < 1:
         raise ValueError(f"--steps: must be >= 1, got {steps}")
     if batch_size < 1:
-        raise ValueError(f"--batch-size: must be >= 1, got {batch_size}")
+        raise ValueError(f"--batch_size: must be >= 1, got {batch_size}")
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"--lr: must be a finite number > 0, got {lr}")
 
@@ -558,6 +559,29 @@ def _join_mixture_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def parser() -> argparse.ArgumentParser:
+    p = OneLineParser(
+        prog="python -m ganbench theory",
+        description="Optimal discriminator D* = p / (p + q) and V(D*) = -log 4 + 2 JSD(p||q) for 1-D "
+        "Gaussian mixtures, by numerical integration; then a discriminator trained with the minimax "
+        "loss, compared with D*. Values in nats. (theory divergences --help: the divergence lab.)",
+    )
+    p.add_argument("--p", default=DEFAULT_P, help=f"data mixture MEAN,STD[,WEIGHT];... ({DEFAULT_P})")
+    p.add_argument("--q", default=DEFAULT_Q, help=f"generator mixture, same format ({DEFAULT_Q})")
+    p.add_argument("--out", default="results/theory", help="output directory (results/theory)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"D steps ({DEFAULT_STEPS})")
+    p.add_argument("--seed", type=int, default=0, help="seed of D's initialization and samples (0)")
+    p.add_argument(
+        "--batch_size",
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"samples of p and of q per D step ({DEFAULT_BATCH_SIZE})",
+    )
+    p.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate ({DEFAULT_LR})")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m ganbench theory``: returns 0 on success, 2 on bad input (one-line error).
 
@@ -568,21 +592,8 @@ def main(argv: list[str] | None = None) -> int:
         from ganbench.evaluation.divergences import main as divergences_main
 
         return divergences_main(words[1:])
-    parser = argparse.ArgumentParser(
-        prog="python -m ganbench theory",
-        description="Optimal discriminator D* = p / (p + q) and V(D*) = -log 4 + 2 JSD(p||q) for 1-D "
-        "Gaussian mixtures, by numerical integration; then a discriminator trained with the minimax "
-        "loss, compared with D*. Values in nats.",
-    )
-    parser.add_argument("--p", default=DEFAULT_P, help=f"data mixture MEAN,STD[,WEIGHT];... ({DEFAULT_P})")
-    parser.add_argument("--q", default=DEFAULT_Q, help=f"generator mixture, same format ({DEFAULT_Q})")
-    parser.add_argument("--out", default="results/theory", help="output directory (results/theory)")
-    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"D steps ({DEFAULT_STEPS})")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="samples of p and of q")
-    parser.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate ({DEFAULT_LR})")
     try:
-        args = parser.parse_args(_join_mixture_values(words))
+        args = parser().parse_args(_join_mixture_values(words))
     except SystemExit as exit_:  # argparse already printed its usage error (or --help)
         return exit_.code if isinstance(exit_.code, int) else 2
     try:
