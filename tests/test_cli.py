@@ -428,3 +428,36 @@ def test_kebab_case_spellings_still_work(command, kebab, snake):
     args = command[1:]
     assert vars(parser.parse_args([*args, *kebab])) == vars(parser.parse_args([*args, *snake]))
     assert vars(parser.parse_args([*args, *kebab])) != vars(parser.parse_args(args))
+
+
+def test_print_config_comments_list_the_registered_names(capsys):
+    from ganbench.data.registry import DATASETS
+    from ganbench.evaluation.metrics import headline_metrics
+    from ganbench.nets.registry import NETS
+    from ganbench.objectives import OBJECTIVES
+    from ganbench.regularizers import REGULARIZERS
+
+    with pytest.raises(SystemExit) as exit_info:  # needs ruamel.yaml (jsonargparse's "ruamel" extra)
+        main(["fit", "--config", RING, "--print_config=comments"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert yaml.safe_load(text)["model"]["objective"] == "nonsaturating"  # still a usable config
+
+    def comment_above(key: str) -> str:
+        lines = text.splitlines()
+        index = next(i for i, line in enumerate(lines) if line.strip().startswith(f"{key}:"))
+        above = []
+        for line in reversed(lines[:index]):  # the comment block right above the key
+            if not line.strip().startswith("#"):
+                break
+            above.insert(0, line.strip().lstrip("# "))
+        return " ".join(above)
+
+    for key, registry in (
+        ("objective", OBJECTIVES),
+        ("net", NETS),
+        ("regularizers", REGULARIZERS),
+        ("dataset", DATASETS),
+    ):
+        assert "Registered: " + ", ".join(registry.names()) + "." in comment_above(key), key
+    assert all(f"eval/{key}" in comment_above("monitor") for key in headline_metrics())
