@@ -11,13 +11,15 @@ suffix=$2
 ensemble=${ENSEMBLE---ensemble}
 declare -A threshold=([ring8]='modes_covered>=8' [grid25]='modes_covered>=25')
 mkdir -p "$out"
-pids=()
-for d in ${DATASETS:-ring8 grid25}; do
-  python -m ganbench sweep "configs/sweeps/${d}${suffix}.yaml" --workers 1 $ensemble --root "$out/$d" \
-    --retry-failed > "$out/$d.sweep.log" 2>&1 &
-  pids+=($!)
-done
-for pid in "${pids[@]}"; do wait "$pid"; done
+if [ -z "${TABLES_ONLY:-}" ]; then  # TABLES_ONLY=1: only the tables, plots and summaries of the runs there
+  pids=()
+  for d in ${DATASETS:-ring8 grid25}; do
+    python -m ganbench sweep "configs/sweeps/${d}${suffix}.yaml" --workers 1 $ensemble --root "$out/$d" \
+      --retry-failed > "$out/$d.sweep.log" 2>&1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+fi
 for d in ${DATASETS:-ring8 grid25}; do
   for fmt in md latex csv; do
     # Mean ± standard error (the literature's statistic), Holm-corrected marks, data and noise rows.
