@@ -33,5 +33,7 @@ python -m ganbench table "$RUNS" --group model.objective --by model.n_critic --b
 for metric in train/g_logit_grad train/d_fake modes_covered off_mode_mass wasserstein_1; do
   python -m ganbench plot "$RUNS" --metric $metric --group model.objective --by model.n_critic --out "$OUT/plots"
 done
-python -m ganbench plot "$RUNS" --samples --group model.objective --by model.n_critic --out "$OUT/plots"
+for regime in strong_d default; do  # --samples draws one block of rows: one figure per regime
+  python -m ganbench plot "$RUNS/$regime" --samples --group model.objective --out "$OUT/plots/samples_$regime"
+done
 python "$OUT/saturation_table.py" "$RUNS" --out "$OUT/saturation.md"
