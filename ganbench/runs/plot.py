@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,7 +204,7 @@ def figure_title(runs: Sequence[Run], metric: str) -> str:
     found = find_metric(metric)
     title = f"{human_name(metric)} on {', '.join(datasets)}"
     if found is not None and found.protocol:
-        title += "\n" + found.protocol
+        title += "\n" + textwrap.fill(found.protocol, 80)  # long protocols stay inside the figure
     return title
 
 
