@@ -75,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
                 their_mean, their_se = theirs[i]
                 gaps.append(f"{abs(mean - their_mean) / math.hypot(se, their_se):.1f}")
         fails = sum(row.failures.values())
-        lines.append(f"| {name}, ganbench | {k:,} | {row.n}{f' (+{fails} failed)' if fails else ''} | "
-                     + " | ".join(ours) + " | " + " | ".join(gaps) + " |")
+        lines.append(
+            f"| {name}, ganbench | {k:,} | {row.n}{f' (+{fails} failed)' if fails else ''} | "
+            + " | ".join(ours)
+            + " | "
+            + " | ".join(gaps)
+            + " |"
+        )
         if theirs is not None:
             cells = [f"{m} ± {s}" for m, s in theirs]
             lines.append(f"| {name}, PacGAN Table 1 | 400,000 | 10 | " + " | ".join(cells) + " | | | |")
