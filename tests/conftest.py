@@ -64,3 +64,28 @@ def mnist_root(tmp_path_factory) -> Path:
             command = [sys.executable, str(MNIST_IDX), "--root", str(root)]
             subprocess.run(command, check=True, capture_output=True)
     return root
+
+
+# The slowest files first (sum of their tests' durations, measured): pytest-xdist hands whole files to
+# its workers in collection order, and a slow file collected last leaves one worker running it alone.
+SLOW_FILES_FIRST = (
+    "tests/test_module.py",
+    "tests/runs/test_wandb_logger.py",
+    "tests/test_resume.py",
+    "tests/evaluation/test_fidelity.py",
+    "tests/runs/test_sweep.py",
+    "tests/test_cli.py",
+    "tests/evaluation/test_theory.py",
+    "tests/test_ensemble.py",
+    "tests/test_ddp.py",
+    "tests/test_benchmarks_performance.py",
+    "tests/data/test_images.py",
+    "tests/runs/test_checkpoint.py",
+    "tests/runs/test_kill.py",
+    "tests/runs/test_terminal.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(SLOW_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
