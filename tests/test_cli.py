@@ -70,14 +70,14 @@ def test_fit_on_the_ring_writes_the_run_directory(tmp_path):
     } <= set(header)
 
 
-def test_logger_false_still_writes_metrics(tmp_path):
-    # WANDB_MODE=disabled: tests/runs/test_wandb_logger.py::test_disabled_mode_completes_without_wandb_files
+def test_logger_false_still_writes_metrics(tmp_path, monkeypatch):
+    # In this process (no W&B involved, so nothing global to leak); WANDB_MODE=disabled is covered by
+    # tests/runs/test_wandb_logger.py::test_disabled_mode_completes_without_wandb_files.
+    monkeypatch.chdir(tmp_path)
     run_dir = tmp_path / "nolog"
-    result = run_cli(
-        ["fit", "--config", GRID, f"--trainer.default_root_dir={run_dir}", *QUICK, "--trainer.logger=false"],
-        tmp_path,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    args = ["fit", "--config", GRID, f"--trainer.default_root_dir={run_dir}", *QUICK]
+    args.append("--trainer.logger=false")
+    assert main(args) == 0
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
     assert not list((run_dir / "wandb").glob("offline-run-*"))
 
