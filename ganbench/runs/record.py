@@ -112,6 +112,9 @@ def provenance() -> dict[str, Any]:
         diff = _git("diff", "HEAD", "--binary")
         untracked = _git("ls-files", "--others", "--exclude-standard", "-z")
     except (OSError, subprocess.SubprocessError):
+        manifest = os.environ.get(SOURCE_MANIFEST_ENV)
+        if manifest:
+            return manifest_provenance(Path(manifest), Path(ganbench.__file__).resolve().parent.parent)
         return {"git_commit": None, "git_dirty": None, "git_diff_sha256": None}
     dirty = bool(diff or untracked)
     digest = hashlib.sha256(diff + b"\0untracked\0" + untracked).hexdigest() if dirty else None
@@ -119,6 +122,38 @@ def provenance() -> dict[str, Any]:
         "git_commit": commit + ("-dirty" if dirty else ""),
         "git_dirty": dirty,
         "git_diff_sha256": digest,
+    }
+
+
+SOURCE_MANIFEST_ENV = "GANBENCH_SOURCE_MANIFEST"
+
+
+def git_blob_sha1(data: bytes) -> str:
+    """The object name git gives a file with these bytes (``git hash-object``)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def manifest_provenance(manifest: Path, source: Path) -> dict[str, Any]:
+    """Provenance of a copy of a commit that is not a git checkout (a tree shipped to a cluster node or
+    a GPU machine without its .git): ``manifest`` is ``git rev-parse HEAD`` followed by ``git ls-files
+    -s`` of that commit, written where the checkout is. Every listed file of ``source`` is hashed as git
+    would; the copy counts as clean only if all of them match (files not in the manifest are not seen)."""
+    lines = manifest.read_text().splitlines()
+    commit, entries = lines[0].strip(), lines[1:]
+    mismatched = []
+    for entry in entries:
+        meta, _, name = entry.partition("\t")
+        expected = meta.split()[1]
+        path = source / name
+        if not path.is_file() or git_blob_sha1(path.read_bytes()) != expected:
+            mismatched.append(name)
+    dirty = bool(mismatched)
+    digest = hashlib.sha256("\0".join(mismatched).encode()).hexdigest() if dirty else None
+    return {
+        "git_commit": commit + ("-dirty" if dirty else ""),
+        "git_dirty": dirty,
+        "git_diff_sha256": digest,
+        "git_source": f"manifest of {len(entries)} files",
     }
 
 
