@@ -103,18 +103,21 @@ def _git(*args: str) -> bytes:
 def provenance() -> dict[str, Any]:
     """``git_commit`` (with "-dirty" when the tree has changes, as records always had it), ``git_dirty``
     and ``git_diff_sha256``: sha256 of ``git diff HEAD`` plus the untracked file names (null when clean).
-    All null when the source is not a git checkout.
+    All null when the source is not a git checkout. With GANBENCH_SOURCE_MANIFEST set, the source is
+    checked against that manifest instead (``manifest_provenance``).
 
     Read once per process: the code that runs is the code imported at its start, and records are
     rewritten often (every evaluation, every ensemble member)."""
+    manifest = os.environ.get(SOURCE_MANIFEST_ENV)
+    if manifest:
+        # A shipped copy: its own .git, if any, need not be the commit it was made from (a GPU machine's
+        # copy of the tree sat on the session's first commit), so the manifest decides.
+        return manifest_provenance(Path(manifest), Path(ganbench.__file__).resolve().parent.parent)
     try:
         commit = _git("rev-parse", "HEAD").decode().strip()
         diff = _git("diff", "HEAD", "--binary")
         untracked = _git("ls-files", "--others", "--exclude-standard", "-z")
     except (OSError, subprocess.SubprocessError):
-        manifest = os.environ.get(SOURCE_MANIFEST_ENV)
-        if manifest:
-            return manifest_provenance(Path(manifest), Path(ganbench.__file__).resolve().parent.parent)
         return {"git_commit": None, "git_dirty": None, "git_diff_sha256": None}
     dirty = bool(diff or untracked)
     digest = hashlib.sha256(diff + b"\0untracked\0" + untracked).hexdigest() if dirty else None

@@ -32,3 +32,18 @@ def test_a_copy_without_git_proves_its_commit_by_manifest(tmp_path):
     assert len(dirty["git_diff_sha256"]) == 64
     (copy / "b.txt").unlink()
     assert manifest_provenance(manifest, copy)["git_diff_sha256"] != dirty["git_diff_sha256"]
+
+
+def test_the_manifest_decides_when_set(tmp_path, monkeypatch):
+    from ganbench.runs import record
+
+    manifest = tmp_path / "manifest"
+    manifest.write_text("0" * 40 + "\n")  # a commit with no files: nothing to mismatch
+    monkeypatch.setenv(record.SOURCE_MANIFEST_ENV, str(manifest))
+    record.provenance.cache_clear()
+    try:
+        assert record.provenance()["git_commit"] == "0" * 40
+        assert record.provenance()["git_source"] == "manifest of 0 files"
+    finally:
+        monkeypatch.delenv(record.SOURCE_MANIFEST_ENV)
+        record.provenance.cache_clear()
