@@ -332,9 +332,14 @@ def run_samples(run: Run) -> tuple[Any, Any] | None:
 
 
 def draw_samples(
-    runs: Sequence[Run], group: str, out: Path, metric: str = "modes_covered", max_points: int = 1000
+    runs: Sequence[Run],
+    group: str,
+    out: Path,
+    metric: str = "modes_covered",
+    max_points: int = 1000,
+    stem: str = "samples",
 ) -> list[Path]:
-    """OUT/samples.pdf and .png: one vector figure, rows = groups, columns = seeds. Each cell draws the
+    """OUT/STEM.pdf and .png: one vector figure, rows = groups, columns = seeds. Each cell draws the
     run's final samples (from its checkpoint) over the modes, marked covered or missed; a run without
     a checkpoint shows its last ``samples/*.png`` instead (raster)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -390,7 +395,7 @@ def draw_samples(
     )
     fig.suptitle(textwrap.fill(caption, int(15 * fig.get_figwidth())), fontsize=7)
     out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "samples.pdf", out / "samples.png"]
+    paths = [out / f"{stem}.pdf", out / f"{stem}.png"]
     for path in paths:
         fig.savefig(path, dpi=300)
     return paths
@@ -423,7 +428,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--samples",
         action="store_true",
-        help="a grid of each run's last samples picture (rows: --group, columns: seeds) instead of curves",
+        help="a grid of each run's last samples picture (rows: --group, columns: seeds) instead of curves; "
+        "with --by, one grid per value (samples_VALUE.png)",
     )
     p.add_argument(
         "--at_iteration",
@@ -451,8 +457,14 @@ def main(argv: list[str] | None = None) -> int:
         for key, option in [(args.group, "--group"), *((k, "--by") for k in args.by)]:
             check_key(runs, key, option)
         if args.samples:
-            for path in draw_samples(runs, args.group, Path(args.out)):
-                print(f"wrote {path}")
+            # --by: one figure per panel value (a samples grid mixes no datasets): samples_VALUE...
+            panels: dict[tuple[str, ...], list[Run]] = {}
+            for run in runs:
+                panels.setdefault(tuple(label(lookup(run.record, key)) for key in args.by), []).append(run)
+            for values in sorted(panels, key=lambda v: [sort_key(x) for x in v]):
+                stem = "_".join(["samples", *values])
+                for path in draw_samples(panels[values], args.group, Path(args.out), stem=stem):
+                    print(f"wrote {path}")
             return 0
         valid = sorted(
             {m for run in runs for h in [*run.history, *train_history(run)] for m in h}

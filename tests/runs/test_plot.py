@@ -221,3 +221,25 @@ def test_at_iteration_draws_unfinished_runs_up_to_it(tmp_path, capsys):
     (line,) = curves(runs, "modes_captured")[()]
     np.testing.assert_array_equal(line.iterations, [1000, 2000])
     np.testing.assert_allclose(line.mean, [3.0, 5.0])
+
+
+def test_samples_grids_are_one_per_by_value(tmp_path):
+    from matplotlib.image import imread
+
+    from ganbench.data.toy import grid, ring
+    from ganbench.evaluation.scatter import scatter_plot
+
+    for dataset, mixture, seeds in (("ring", ring(), (0, 1, 2)), ("grid", grid(), (0, 1))):
+        for seed in seeds:
+            name = f"{dataset}{seed}"
+            write_run(tmp_path, name, "minimax", [1.0], dataset=dataset)
+            record = json.loads((tmp_path / name / "metrics.json").read_text())
+            record["seed"] = seed
+            (tmp_path / name / "metrics.json").write_text(json.dumps(record))
+            samples = mixture.sample(100, torch.Generator().manual_seed(seed))
+            scatter_plot(samples, mixture.means, mixture.sigma, tmp_path / name / "samples" / "eval_0001000.png")
+    out = tmp_path / "plots"
+    assert main([str(tmp_path), "--samples", "--by", "data.dataset", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == ["samples_grid.png", "samples_ring.png"]
+    ring_image, grid_image = imread(out / "samples_ring.png"), imread(out / "samples_grid.png")
+    assert ring_image.shape[1] > grid_image.shape[1]  # 3 seeds against 2: each figure holds its dataset only
