@@ -237,7 +237,8 @@ def test_samples_grids_are_one_per_by_value(tmp_path):
             record["seed"] = seed
             (tmp_path / name / "metrics.json").write_text(json.dumps(record))
             samples = mixture.sample(100, torch.Generator().manual_seed(seed))
-            scatter_plot(samples, mixture.means, mixture.sigma, tmp_path / name / "samples" / "eval_0001000.png")
+            picture = tmp_path / name / "samples" / "eval_0001000.png"
+            scatter_plot(samples, mixture.means, mixture.sigma, picture)
     out = tmp_path / "plots"
     assert main([str(tmp_path), "--samples", "--by", "data.dataset", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.glob("*.png")) == ["samples_grid.png", "samples_ring.png"]
