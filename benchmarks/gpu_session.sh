@@ -4,7 +4,9 @@
 #   2. PacGAN's Table 1 rows on grid25 under its protocol (configs/toy/pacgan/grid25.yaml): packing 1 (GAN)
 #      and 2 (PacGAN2), seeds 0-9 each as one seed ensemble, the two ensembles side by side on the GPU,
 #      until PACGAN_SECONDS have passed (SIGTERM: each member is recorded "interrupted" at its last
-#      evaluation, every 5,000 iterations), or to the full 400,000 iterations if they get there.
+#      evaluation, every 1,000 iterations as in PacGAN), or to the full 400,000 iterations if they get there.
+#      (The first run, 2026-11-26, evaluated every 5,000: members were then scored one after another, ~16 s
+#      a time; they are now scored in threads, one per core.)
 # Everything comes back as files in $OUT (performance.md, the logs, pacgan_grid25.tgz of the run
 # directories without checkpoints).
 #
@@ -37,7 +39,7 @@ for m in ${PACKINGS:-1 2}; do
   for s in $(seq 0 9); do dirs+=(--run_dir "$root/model.packing=$m,seed_everything=$s"); done
   timeout -s TERM -k 30 "${PACGAN_SECONDS:-400}" python3 -m ganbench ensemble --seeds 0-9 "${dirs[@]}" \
     --config configs/toy/pacgan/grid25.yaml --model.packing="$m" --trainer.accelerator=gpu \
-    --evaluation.every_n_iterations=5000 --checkpoint.every_n_train_steps=50000 \
+    --checkpoint.every_n_train_steps=50000 \
     >"$OUT/pacgan_m$m.log" 2>&1 &
 done
 wait
