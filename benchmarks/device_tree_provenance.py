@@ -14,12 +14,13 @@ Exit 0 when the hashes match, 1 when not.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from ganbench.runs.record import diff_sha256
 
 
 def _git(cwd: Path, *args: str) -> bytes:
@@ -36,20 +37,15 @@ def rebuilt_diff_sha256(repo: Path, base: str, commit: str, untracked: list[str]
         _git(tree, "checkout", "-q", "--detach", base)
         _git(tree, "checkout", "-q", commit, "--", ".")
         _git(tree, "reset", "-q", base)  # index back on BASE: COMMIT's new files are untracked
-        for name in _git(tree, "ls-tree", "-r", "--name-only", "-z", base).decode().split("\0"):
-            if (
-                name
-                and subprocess.run(
-                    ["git", "-C", str(tree), "cat-file", "-e", f"{commit}:{name}"], capture_output=True
-                ).returncode
-            ):
-                (tree / name).unlink(missing_ok=True)
+        deleted = _git(tree, "diff", "--name-only", "-z", "--diff-filter=D", base, commit).decode()
+        for name in filter(None, deleted.split("\0")):
+            (tree / name).unlink(missing_ok=True)
         for name in untracked:
             (tree / name).parent.mkdir(parents=True, exist_ok=True)
             (tree / name).touch()  # only the names enter the hash
         diff = _git(tree, "diff", "HEAD", "--binary")
         others = _git(tree, "ls-files", "--others", "--exclude-standard", "-z")
-    return hashlib.sha256(diff + b"\0untracked\0" + others).hexdigest()
+    return diff_sha256(diff, others)
 
 
 def main() -> int:

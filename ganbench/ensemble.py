@@ -525,6 +525,8 @@ class EnsembleRun:
         its own module, fixed noise seed, files of its own), so the metrics equal a sequential pass."""
         from ganbench.data.toy import GaussianMixture
 
+        if not indices:
+            return {}
         workers = min(len(indices), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
         if workers <= 1 or not isinstance(self.members[indices[0]].datamodule.dataset, GaussianMixture):
             return {i: self.evaluate(i, num_samples, tag) for i in indices}
@@ -535,7 +537,7 @@ class EnsembleRun:
     def periodic_evaluation(self) -> None:
         self.check_divergence()
         active = self.active()
-        evaluated = self.evaluate_members(active, self.evaluation.num_samples, "eval") if active else {}
+        evaluated = self.evaluate_members(active, self.evaluation.num_samples, "eval")
         for i in active:
             module = self.members[i].module
             metrics = evaluated[i]
@@ -553,7 +555,7 @@ class EnsembleRun:
 
         active = self.active()
         fresh = [i for i in active if not reusable(i)]
-        evaluated = self.evaluate_members(fresh, final_n, "final") if fresh else {}
+        evaluated = self.evaluate_members(fresh, final_n, "final")
         for i in active:
             member = self.members[i]
             module, history = member.module, member.module.evaluation_history

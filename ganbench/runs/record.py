@@ -120,7 +120,7 @@ def provenance() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None, "git_dirty": None, "git_diff_sha256": None}
     dirty = bool(diff or untracked)
-    digest = hashlib.sha256(diff + b"\0untracked\0" + untracked).hexdigest() if dirty else None
+    digest = diff_sha256(diff, untracked) if dirty else None
     return {
         "git_commit": commit + ("-dirty" if dirty else ""),
         "git_dirty": dirty,
@@ -129,6 +129,11 @@ def provenance() -> dict[str, Any]:
 
 
 SOURCE_MANIFEST_ENV = "GANBENCH_SOURCE_MANIFEST"
+
+
+def diff_sha256(diff: bytes, untracked: bytes) -> str:
+    """A record's ``git_diff_sha256``: of ``git diff HEAD --binary`` and the NUL-separated untracked names."""
+    return hashlib.sha256(diff + b"\0untracked\0" + untracked).hexdigest()
 
 
 def git_blob_sha1(data: bytes) -> str:
