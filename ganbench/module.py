@@ -15,6 +15,7 @@ from lightning.pytorch.strategies import SingleDeviceStrategy
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ganbench.compiled_iteration import CompiledIteration
 from ganbench.nets import build_nets
 from ganbench.objectives import Objective, build_objective
 from ganbench.seeding import batch_seed
@@ -288,17 +289,21 @@ class GAN(LightningModule):
         iteration = self.global_step + 1  # 1-based number of the iteration being run
         log_now = iteration % loop.log_every == 0
         with loop.runtime_check():
-            stats = train_iteration(
-                self.players,
-                self.objective,
-                self.regularizers,
-                batch.chunk(self.n_critic),
-                loop.draws,
-                loop.updates,
-                diagnostics=log_now,
-                rule=self.hparams.update,
-                forwards=self.forwards,
-            )
+            if loop.compiled is not None:
+                stats = loop.compiled(batch.chunk(self.n_critic), diagnostics=log_now)
+                loop.updates.count_generator_step()  # the compiled iteration stepped G's Adam itself
+            else:
+                stats = train_iteration(
+                    self.players,
+                    self.objective,
+                    self.regularizers,
+                    batch.chunk(self.n_critic),
+                    loop.draws,
+                    loop.updates,
+                    diagnostics=log_now,
+                    rule=self.hparams.update,
+                    forwards=self.forwards,
+                )
         # In place: a buffer assignment goes through nn.Module.__setattr__ every iteration.
         self._first_nonfinite.copy_(first_nonfinite(self._first_nonfinite, iteration, stats))
         for scheduler in loop.schedulers:
@@ -315,6 +320,16 @@ class GAN(LightningModule):
         direct = _direct_updates_allowed(self)
         updates = _DirectUpdates(self, opt_d, opt_g) if direct else _LightningUpdates(self, opt_d, opt_g)
         on_cpu = self.device.type == "cpu"
+        # compile_step's whole-iteration graph steps the raw optimizers itself: only where Lightning's
+        # backward and step add nothing (else the compiled forwards run through Lightning's updates).
+        compiled = (
+            CompiledIteration(
+                self.players, self.objective, self.generator, self.discriminator,
+                (opt_d.optimizer, opt_g.optimizer), self.hparams.compile_mode,
+            )
+            if direct and self.hparams.get("compile_step", False)
+            else None
+        )  # fmt: skip
         self._loop = _LoopState(
             chunks=self.n_critic * self.players.packing,
             log_every=max(trainer.log_every_n_steps, 1),
@@ -322,6 +337,7 @@ class GAN(LightningModule):
             updates=updates,
             schedulers=[config.scheduler for config in trainer.lr_scheduler_configs],
             runtime_check=cuda_runtime_check if on_cpu else contextlib.nullcontext,
+            compiled=compiled,
         )
         return self._loop
 
@@ -409,6 +425,7 @@ class _LoopState:
     updates: Any
     schedulers: list[Any]
     runtime_check: Callable[[], contextlib.AbstractContextManager[Any]]
+    compiled: CompiledIteration | None = None
 
 
 def _overrides(obj: Any, base: type, name: str) -> bool:
@@ -466,8 +483,13 @@ class _DirectUpdates:
         loss.backward()
 
     def step_generator(self) -> None:
-        self.opt_g._on_before_step()  # Lightning's manual loop counts this step: global_step += 1
-        self.raw_g.step()
+        self.count_generator_step(self.raw_g.step)
+
+    def count_generator_step(self, step: Callable[[], Any] = _no_closure) -> None:
+        """G's optimizer ``step`` as Lightning's manual loop counts it (global_step += 1), then the EMA;
+        a compiled iteration has stepped G already and passes no ``step``."""
+        self.opt_g._on_before_step()
+        step()
         self.opt_g._on_after_step()
         if self.module.generator_ema is not None:
             self.module.generator_ema.update_parameters(self.module.generator)

@@ -11,6 +11,7 @@ from ganbench.data import GANDataModule
 from ganbench.evaluation.callback import Evaluation
 from ganbench.evaluation.mixture import score_mixture
 from ganbench.module import GAN
+from ganbench.step import EAGER
 
 
 def make_trainer(tmp_path, max_steps, callbacks=(), **kwargs):
@@ -192,13 +193,17 @@ class LossTrace(Callback):
         self.losses.append((float(metrics["train/d_loss"]), float(metrics["train/g_loss"])))
 
 
-def traced_losses(tmp_path, data: GANDataModule, steps: int, **model_options) -> torch.Tensor:
+def traced_losses(tmp_path, data: GANDataModule, steps: int, callbacks=(), **model_options) -> torch.Tensor:
     seed_everything(0)
     trace = LossTrace()
     module = GAN(**model_options)
-    make_trainer(tmp_path, steps, [trace], log_every_n_steps=1).fit(module, data)
+    make_trainer(tmp_path, steps, [trace, *callbacks], log_every_n_steps=1).fit(module, data)
     # nn.Module.compile sets _compiled_call_impl: the compiled path really ran.
     assert (module.generator._compiled_call_impl is not None) == model_options.get("compile", False)
+    # compile_step: the whole-iteration graph where Lightning's updates add nothing, else compiled forwards.
+    whole = model_options.get("compile_step", False) and not callbacks
+    assert (module._loop.compiled is not None) == whole
+    assert (module.forwards is not EAGER) == model_options.get("compile_step", False)
     return torch.tensor(trace.losses)
 
 
@@ -316,13 +321,23 @@ def test_nvml_probe_is_skipped_only_inside_a_cpu_iteration(tmp_path, monkeypatch
     assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"
 
 
-def test_compiled_step_equals_the_eager_iteration(tmp_path):
-    """compile_step: both forwards compiled, fused Adam; the losses and weights follow eager's."""
+class OptimizerStepHook(Callback):
+    """A hook on the optimizer step: Lightning's update path (and compile_step's compiled forwards)."""
+
+    def on_before_optimizer_step(self, trainer, module, optimizer) -> None:
+        pass
+
+
+@pytest.mark.parametrize("hooked", [False, True])
+def test_compiled_step_equals_the_eager_iteration(tmp_path, hooked):
+    """compile_step under fit: the whole iteration as one graph (one process, fp32, no step hooks), else
+    both forwards compiled under Lightning's updates with fused Adam; the losses follow eager's."""
     data = lambda: GANDataModule(batch_size=64, seed=0)  # noqa: E731
     options = {"objective": "bce", "objective_options": {"flip_prob": 0.2}, "latent_dim": 8,
                "net_options": {"hidden": 32}, "ema_decay": 0.9}  # fmt: skip
     eager = traced_losses(tmp_path / "eager", data(), 5, **options)
-    compiled = traced_losses(tmp_path / "compiled", data(), 5, compile_step=True, **options)
+    extra = [OptimizerStepHook()] if hooked else []
+    compiled = traced_losses(tmp_path / "compiled", data(), 5, extra, compile_step=True, **options)
     assert not torch.equal(eager[0], eager[-1])  # it trains
     torch.testing.assert_close(compiled, eager, rtol=1e-4, atol=1e-5)
 
