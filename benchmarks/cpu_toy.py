@@ -15,7 +15,8 @@ non-saturating, Adam):
   drawn the way the data module draws it (a generator seeded by ``batch_seed``), D frozen in G's step;
   timed in the process after a warm-up;
 - fit: ``python -m ganbench fit --config configs/toy/ring8.yaml`` with no periodic evaluation, no
-  checkpoint and no logger, run by ganbench's own ``main`` in a fresh process: steady state = the
+  checkpoint and no logger, and constant learning rates as in the plain loop (``SAME_STEP``), run by
+  ganbench's own ``main`` in a fresh process: steady state = the
   iterations after ``--fit-warmup`` over their time, clocked inside (Lightning's loop, data loading and
   callbacks included; a difference of two runs' wall times drowned in the noise of a shared machine);
   whole run = the iterations over the process's wall time (start and the final evaluation included);
@@ -50,6 +51,9 @@ CONFIG = "configs/toy/ring8.yaml"
 LATENT_DIM, HIDDEN, BATCH, LR, BETAS, SEED = 16, 128, 256, 1e-3, (0.5, 0.999), 0
 RING_MODES, RING_RADIUS, RING_SIGMA = 8, 1.0, 0.01
 DCGAN_SHAPE, DCGAN_LATENT, DCGAN_BATCH = (1, 28, 28), 100, 64  # configs/mnist/dcgan.yaml
+# ring8's config decays both learning rates over the second half of its budget; the plain loop keeps
+# them constant, so every ganbench run here does too: the same step on both sides.
+SAME_STEP = ["--model.lr_decay_start=null"]
 
 TARGETS = {  # issue 16
     "fit": ("ganbench fit (steady) / plain", 0.95),
@@ -175,11 +179,54 @@ def worker_fit(fit_args: list[str], warmup: int) -> dict[str, float]:
     return {"rate": (i1 - i0) / (t1 - t0)}
 
 
+def worker_floor(steps: int, warmup: int, root: str) -> dict[str, float]:
+    """Lightning's own cost per iteration: ganbench's Trainer settings (manual optimization, no logger,
+    no checkpoint, no progress bar) around a step that only counts one optimizer step, on a loader of one
+    fixed batch. No loop under Lightning's Trainer can be cheaper than the plain iteration plus this."""
+    import torch
+    from lightning.pytorch import LightningModule, Trainer
+    from torch.utils.data import DataLoader, IterableDataset
+
+    class FixedBatches(IterableDataset):
+        def __iter__(self) -> Any:
+            batch = torch.zeros(BATCH, 2)
+            while True:
+                yield batch
+
+    class CountingStep(LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.automatic_optimization = False
+            self.layer = torch.nn.Linear(2, 1)
+            self.clock: dict[str, float] = {}
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+        def training_step(self, batch: Any, batch_idx: int) -> None:
+            if batch_idx == warmup:
+                self.clock["start"] = time.perf_counter()
+            optimizer = self.optimizers()
+            optimizer._on_before_step()  # what ganbench's G step does: Lightning counts an iteration
+            optimizer._on_after_step()
+            self.clock["end"] = time.perf_counter()
+
+        def train_dataloader(self) -> DataLoader:
+            return DataLoader(FixedBatches(), batch_size=None)
+
+    module = CountingStep()
+    trainer = Trainer(max_steps=warmup + steps, accelerator="cpu", devices=1, logger=False,
+                      enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                      limit_val_batches=0, num_sanity_val_steps=0, default_root_dir=root)  # fmt: skip
+    trainer.fit(module)
+    return {"seconds": (module.clock["end"] - module.clock["start"]) / (steps - 1)}
+
+
 def worker_ensemble(size: int, steps: int, root: str) -> dict[str, float]:
     from ganbench.ensemble_cli import build_ensemble
 
     args = ["--config", CONFIG, f"--trainer.max_steps={steps}", "--evaluation.every_n_iterations=0",
-            "--evaluation.plot=false", "--evaluation.num_samples=100"]  # fmt: skip
+            "--evaluation.plot=false", "--evaluation.num_samples=100", *SAME_STEP]  # fmt: skip
     run = build_ensemble(args, list(range(size)), [Path(root) / f"s{i}" for i in range(size)])
     run.run()
     return {"rate": size * steps / (run.loop_seconds or math.nan)}
@@ -210,6 +257,8 @@ def run_worker(args: argparse.Namespace) -> None:
         result = worker_startup(args.fit_args)
     elif args.worker == "fit":
         result = worker_fit(args.fit_args, args.warmup)
+    elif args.worker == "floor":
+        result = worker_floor(args.steps, args.warmup, args.root)
     elif args.worker == "ensemble":
         result = worker_ensemble(args.size, args.steps, args.root)
     else:
@@ -238,7 +287,7 @@ def fit_args(steps: int, root: Path, extra: list[str]) -> list[str]:
     return [
         "fit", "--config", CONFIG, f"--trainer.max_steps={steps}", "--evaluation.every_n_iterations=0",
         "--evaluation.plot=false", "--checkpoint.every_n_train_steps=0", "--trainer.logger=false",
-        f"--trainer.default_root_dir={root}", *extra,
+        f"--trainer.default_root_dir={root}", *SAME_STEP, *extra,
     ]  # fmt: skip
 
 
@@ -274,6 +323,9 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
             add(f"{name}_fixed", seconds - args.fit_steps / rate)
         for key, value in _worker("--worker", "limit").items():
             add(key, value)
+        floor = _worker("--worker", "floor", "--steps", str(args.plain_steps), "--warmup", "200",
+                        "--root", str(tmp / f"floor-{r}"))  # fmt: skip
+        add("lightning_floor", floor["seconds"])
         if "startup" not in skip:
             startup = fit_args(args.fit_steps, tmp / f"startup-{r}", [])
             add("startup", _worker("--worker", "startup", "--", *startup)["seconds"])
@@ -329,6 +381,11 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
             rows.append((f"compute bound: {flops / 1e6:.0f} MFLOP per iteration at one core's matmul rate "
                          f"({label}: {med[key] / 1e9:.0f} GFLOP/s)", f"{med[key] / flops:.0f} it/s",
                          f"{bound:.2f}", "no loop can pass it"))  # fmt: skip
+    if "lightning_floor" in med:
+        floor, plain_seconds = med["lightning_floor"], 1.0 / med["plain"]
+        rows.append(("Lightning's loop alone: an empty manual-optimization step, ganbench's Trainer settings",
+                     f"{floor * 1e3:.2f} ms per iteration", f"{plain_seconds / (plain_seconds + floor):.2f}",
+                     "the most a loop under Lightning's Trainer gets: plain / (plain + this)"))  # fmt: skip
     if "startup" in med:
         rows.append(("`python -m ganbench fit` to its first iteration", f"{med['startup']:.1f} s", "", ""))
     if "dcgan_plain" in med:

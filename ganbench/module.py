@@ -104,9 +104,11 @@ class GAN(LightningModule):
         divergence_check_every: iterations between host checks for NaN/inf (a check syncs the device).
         compile: ``torch.compile`` G and D (``nn.Module.compile``: weights and checkpoints unchanged).
             Not with a gradient penalty: compiled graphs do not support its double backward.
-        compile_step: ``torch.compile`` each step's whole forward (noise to loss: G, D, the objective)
-            and step both nets with fused Adam: the compiled fast path for small nets on a CPU, equal
-            to the eager iteration within float rounding. Alternating updates, no regularizer.
+        compile_step: the compiled fast path for small nets on a CPU: the whole iteration (both
+            steps, their gradients, both Adam updates) as one ``torch.compile`` graph
+            (``ganbench.compiled_iteration``), equal to the eager iteration within float rounding;
+            where Lightning's backward or step does work (DDP, bf16, step hooks) each step's forward is
+            compiled instead, with fused Adam. Alternating updates, no regularizer.
         compile_mode: torch.compile's mode: default, reduce-overhead (CUDA graphs), max-autotune,
             max-autotune-no-cudagraphs.
         channels_last: keep conv weights and image batches in channels-last memory format (faster
