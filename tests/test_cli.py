@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,22 +22,18 @@ QUICK = [
 ]
 
 
-def run_cli(args, tmp_path, **env):
+def run_cli(ganbench_cli, args, tmp_path, **env):
+    """``python -m ganbench ARGS`` in its own process (forked: see tests/conftest.py), W&B offline."""
     environment = {**os.environ, "WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path), **env}
     environment.pop("WANDB_API_KEY", None)
-    return subprocess.run(
-        [sys.executable, "-m", "ganbench", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=environment,
-        timeout=300,
-    )
+    return ganbench_cli.run(args, env=environment, cwd=tmp_path, timeout=300)
 
 
-def test_fit_on_the_ring_writes_the_run_directory(tmp_path):
+def test_fit_on_the_ring_writes_the_run_directory(tmp_path, ganbench_cli):
     run_dir = tmp_path / "run"
-    result = run_cli(["fit", "--config", RING, f"--trainer.default_root_dir={run_dir}", *QUICK], tmp_path)
+    result = run_cli(
+        ganbench_cli, ["fit", "--config", RING, f"--trainer.default_root_dir={run_dir}", *QUICK], tmp_path
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads((run_dir / "metrics.json").read_text())
     assert record["status"] == "completed"
@@ -82,8 +76,9 @@ def test_logger_false_still_writes_metrics(tmp_path, monkeypatch):
     assert not list((run_dir / "wandb").glob("offline-run-*"))
 
 
-def test_unknown_objective_is_one_line_without_traceback(tmp_path):
+def test_unknown_objective_is_one_line_without_traceback(tmp_path, ganbench_cli):
     result = run_cli(
+        ganbench_cli,
         ["fit", "--config", RING, "--model.objective=wgan", f"--trainer.default_root_dir={tmp_path}"],
         tmp_path,
     )

@@ -23,25 +23,21 @@ COMMON = [
 ]
 
 
-def fit(run_dir, *args, **env_vars):
+def fit(run_dir, *args, cli=None, **env_vars):
+    """``python -m ganbench fit`` in a fresh interpreter, or in a process forked by ``cli`` (the
+    ganbench_cli fixture) where a fresh interpreter is not the point."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", **env_vars}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ganbench",
-            "fit",
-            "--config",
-            RING,
-            f"--trainer.default_root_dir={run_dir}",
-            *COMMON,
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    command = ["fit", "--config", RING, f"--trainer.default_root_dir={run_dir}", *COMMON, *args]
+    if cli is None:
+        result = subprocess.run(
+            [sys.executable, "-m", "ganbench", *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    else:
+        result = cli.run(command, env=env, cwd=os.getcwd(), timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((Path(run_dir) / "metrics.json").read_text())
 
@@ -50,8 +46,10 @@ LOGGED = ["--trainer.logger=true", "--trainer.log_every_n_steps=10"]  # W&B disa
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Four real runs shared by the tests: 60 iterations at once, 40 then resumed to 60, another seed."""
+def runs(tmp_path_factory, ganbench_cli):
+    """Four real runs shared by the tests: 60 iterations at once, 40 then resumed to 60, another seed.
+    The three of seed 0 are fresh interpreters (what they are compared on must not hang on anything a
+    process shares with its siblings, its hash seed included); the other seed's only needs to differ."""
     root = tmp_path_factory.mktemp("resume")
     full = fit(root / "full", "--trainer.max_steps=60", *LOGGED, WANDB_MODE="disabled")
     first = fit(root / "split", "--trainer.max_steps=40", *LOGGED, WANDB_MODE="disabled")
@@ -62,7 +60,7 @@ def runs(tmp_path_factory):
         *LOGGED,
         WANDB_MODE="disabled",
     )
-    other_seed = fit(root / "other", "--trainer.max_steps=40", "--seed_everything=1")
+    other_seed = fit(root / "other", "--trainer.max_steps=40", "--seed_everything=1", cli=ganbench_cli)
     return {"root": root, "full": full, "first": first, "resumed": resumed, "other_seed": other_seed}
 
 

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -81,7 +80,7 @@ def test_a_full_disk_stops_the_run_with_one_line_and_a_resumable_checkpoint(tmp_
     assert record["status"] == "completed" and record["iterations"] == 15
 
 
-def test_a_real_full_file_system(tmp_path):
+def test_a_real_full_file_system(tmp_path, ganbench_cli):
     """The run directory on a 2 MB tmpfs (needs root to mount): the same promises, no patching."""
     mount = tmp_path / "small"
     mount.mkdir()
@@ -96,19 +95,15 @@ def test_a_real_full_file_system(tmp_path):
     try:
         run_dir = mount / "run"
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        result = subprocess.run(
+        result = ganbench_cli.run(  # `python -m ganbench fit`, forked: see tests/conftest.py
             [
-                sys.executable,
-                "-m",
-                "ganbench",
                 "fit",
                 "--config",
                 RING,
                 f"--trainer.default_root_dir={run_dir}",
-            ]
-            + [*QUICK, "--trainer.max_steps=200"],
-            capture_output=True,
-            text=True,
+                *QUICK,
+                "--trainer.max_steps=200",
+            ],
             env=env,
             cwd=tmp_path,
             timeout=300,
@@ -126,11 +121,9 @@ def test_a_real_full_file_system(tmp_path):
     finally:
         subprocess.run(["umount", str(mount)], check=False)
     done = state["global_step"]
-    result = subprocess.run(
-        [sys.executable, "-m", "ganbench", "fit", "--config", RING, f"--trainer.default_root_dir={kept}"]
+    result = ganbench_cli.run(
+        ["fit", "--config", RING, f"--trainer.default_root_dir={kept}"]
         + [*QUICK, f"--trainer.max_steps={done + 5}", f"--ckpt_path={kept / 'checkpoints' / 'last.ckpt'}"],
-        capture_output=True,
-        text=True,
         env=env,
         cwd=tmp_path,
         timeout=300,

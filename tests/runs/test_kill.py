@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 RING = str(REPO / "configs" / "toy" / "ring8.yaml")
 
 
-def test_sigkill_leaves_valid_record_and_checkpoint_that_resumes(tmp_path):
+def test_sigkill_leaves_valid_record_and_checkpoint_that_resumes(tmp_path, ganbench_cli):
     run_dir = tmp_path / "run"
     args = [
         sys.executable,
@@ -61,14 +61,9 @@ def test_sigkill_leaves_valid_record_and_checkpoint_that_resumes(tmp_path):
     done = checkpoint["global_step"]
     assert done >= 10 and done % 10 == 0
 
-    result = subprocess.run(
-        [*args, f"--trainer.max_steps={done + 10}", f"--ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    # The resumed run: `python -m ganbench fit` again, in a process forked for it (see tests/conftest.py).
+    resume = [f"--trainer.max_steps={done + 10}", f"--ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}"]
+    result = ganbench_cli.run([*args[3:], *resume], env=env, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     resumed = json.loads(record_path.read_text())
     assert resumed["status"] == "completed" and resumed["iterations"] == done + 10

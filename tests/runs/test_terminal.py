@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -46,14 +44,11 @@ def test_run_summary_is_status_iterations_metrics_and_directory(tmp_path):
     assert "no metrics.json" in run_summary(tmp_path / "missing")
 
 
-def test_fit_in_a_log_is_quiet_and_ends_with_its_result(tmp_path):
+def test_fit_in_a_log_is_quiet_and_ends_with_its_result(tmp_path, ganbench_cli):
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update(HOME=str(tmp_path), OMP_NUM_THREADS="1", WANDB_MODE="offline")
-    result = subprocess.run(
+    result = ganbench_cli.run(  # its own process, output to files (not a terminal): see tests/conftest.py
         [
-            sys.executable,
-            "-m",
-            "ganbench",
             "fit",
             "--config",
             str(REPO / "configs" / "toy" / "ring8.yaml"),
@@ -62,8 +57,6 @@ def test_fit_in_a_log_is_quiet_and_ends_with_its_result(tmp_path):
             "--evaluation.num_samples=200",
             f"--trainer.default_root_dir={tmp_path / 'run'}",
         ],
-        capture_output=True,
-        text=True,
         env=env,
         cwd=tmp_path,
         timeout=600,

@@ -4,8 +4,6 @@ import http.server
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -25,13 +23,11 @@ def clean_env(tmp_path, **extra):
     return env
 
 
-def fit(tmp_path, run_dir, env, *args):
+def fit(ganbench_cli, tmp_path, run_dir, env, *args):
+    """``python -m ganbench fit`` on the ring, 20 iterations (a forked process: see tests/conftest.py)."""
     start = time.monotonic()
-    result = subprocess.run(
+    result = ganbench_cli.run(
         [
-            sys.executable,
-            "-m",
-            "ganbench",
             "fit",
             "--config",
             RING,
@@ -42,8 +38,6 @@ def fit(tmp_path, run_dir, env, *args):
             f"--trainer.default_root_dir={run_dir}",
             *args,
         ],
-        capture_output=True,
-        text=True,
         env=env,
         cwd=tmp_path,
         timeout=600,
@@ -76,11 +70,11 @@ def test_wandb_mode_is_honoured(monkeypatch, mode, offline):
 
 
 @pytest.fixture(scope="module")
-def offline_run(tmp_path_factory):
+def offline_run(tmp_path_factory, ganbench_cli):
     """A run with no W&B key (so offline), shared by the tests that read or resume it."""
     tmp_path = tmp_path_factory.mktemp("offline")
     run_dir = tmp_path / "run"
-    result, _ = fit(tmp_path, run_dir, clean_env(tmp_path))
+    result, _ = fit(ganbench_cli, tmp_path, run_dir, clean_env(tmp_path))
     return result, run_dir
 
 
@@ -94,28 +88,29 @@ def test_run_without_key_completes_offline_with_history_for_sync(offline_run):
         assert text in record  # the run's name, group and tags travel with it
 
 
-def test_unreachable_server_is_a_bounded_wait(tmp_path):
+def test_unreachable_server_is_a_bounded_wait(tmp_path, ganbench_cli):
     run_dir = tmp_path / "run"
     env = clean_env(tmp_path, WANDB_API_KEY=KEY, WANDB_BASE_URL="http://127.0.0.1:9")  # a closed port
-    result, seconds = fit(tmp_path, run_dir, env)
+    result, seconds = fit(ganbench_cli, tmp_path, run_dir, env)
     assert "unreachable; logging offline" in result.stderr
     assert seconds < 60  # wandb.init alone retries for ~100 s here
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
     assert offline_runs(run_dir)
 
 
-def test_disabled_mode_completes_without_wandb_files(tmp_path):
+def test_disabled_mode_completes_without_wandb_files(tmp_path, ganbench_cli):
     run_dir = tmp_path / "run"
-    fit(tmp_path, run_dir, clean_env(tmp_path, WANDB_MODE="disabled"))
+    fit(ganbench_cli, tmp_path, run_dir, clean_env(tmp_path, WANDB_MODE="disabled"))
     assert json.loads((run_dir / "metrics.json").read_text())["status"] == "completed"
     assert not offline_runs(run_dir)
 
 
-def test_resumed_fit_continues_the_same_wandb_run(offline_run, tmp_path):
+def test_resumed_fit_continues_the_same_wandb_run(offline_run, tmp_path, ganbench_cli):
     run_dir = tmp_path / "run"
     shutil.copytree(offline_run[1], run_dir)  # the shared run stays as it was
     first_id = (run_dir / "wandb_run_id").read_text().strip()
     fit(
+        ganbench_cli,
         tmp_path,
         run_dir,
         clean_env(tmp_path, WANDB_MODE="offline"),
@@ -145,14 +140,16 @@ class NotWandb(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.mark.parametrize("code", [501, 404])
-def test_a_server_that_is_not_wandb_sends_the_run_offline(tmp_path, code):
+def test_a_server_that_is_not_wandb_sends_the_run_offline(tmp_path, ganbench_cli, code):
     handler = type("Handler", (NotWandb,), {"code": code})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         run_dir = tmp_path / "run"
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        result, _ = fit(tmp_path, run_dir, clean_env(tmp_path, WANDB_API_KEY=KEY, WANDB_BASE_URL=url))
+        result, _ = fit(
+            ganbench_cli, tmp_path, run_dir, clean_env(tmp_path, WANDB_API_KEY=KEY, WANDB_BASE_URL=url)
+        )
     finally:
         server.shutdown()
     notices = [line for line in result.stderr.splitlines() if line.startswith("ganbench: W&B")]
