@@ -17,7 +17,15 @@ from torch import Tensor, nn
 from torch.optim.adam import adam
 
 from ganbench.objectives import Objective
-from ganbench.step import Players, _discriminator_loss, _generator_loss_fn, generator_forward
+from ganbench.step import (
+    Draws,
+    GlobalDraws,
+    Players,
+    _discriminator_loss,
+    _generator_loss_fn,
+    generator_forward,
+    norm_of,
+)
 
 Stats = dict[str, Tensor]
 
@@ -81,10 +89,6 @@ class _AdamState:
             )  # fmt: skip
 
 
-def _gradient_norm(grads: Sequence[Tensor]) -> Tensor:
-    return torch.stack([g.float().pow(2).sum() for g in grads]).sum().sqrt()
-
-
 class CompiledIteration:
     """One alternating iteration of a single run as one torch.compile'd call.
 
@@ -121,16 +125,18 @@ class CompiledIteration:
         if {id(p) for p in adam.params} != {id(p) for p in trainable}:
             raise ValueError(f"model.compile_step: the {name}'s optimizer must hold exactly its parameters")
 
-    def __call__(self, real_chunks: Sequence[Tensor], diagnostics: bool) -> Stats:
+    def __call__(self, real_chunks: Sequence[Tensor], diagnostics: bool, draws: Draws | None = None) -> Stats:
+        """``draws``: where the random inputs come from (a seed ensemble's members' generators); torch's
+        global RNG by default, as one run's eager iteration draws."""
         players, objective = self.players, self.objective
-        n = real_chunks[0].shape[0]
+        draws = draws or GlobalDraws(real_chunks[0].device)
+        n = real_chunks[0].shape[players.batch_dims - 1]
         d_noises, d_uniforms = [], []
         for _ in real_chunks:  # the eager D step's order: its noise, then the objective's uniforms
-            d_noises.append(torch.randn(n, players.latent_dim, device=real_chunks[0].device))
+            d_noises.append(draws.normal(n, players.latent_dim))
             count = n // players.packing
-            d_uniforms.append(tuple(torch.rand(count, device=real_chunks[0].device)
-                                    for _ in range(objective.discriminator_uniforms)))  # fmt: skip
-        g_noise = torch.randn(n, players.latent_dim, device=real_chunks[0].device)
+            d_uniforms.append(tuple(draws.uniform(count) for _ in range(objective.discriminator_uniforms)))
+        g_noise = draws.normal(n, players.latent_dim)
         self.d_adam.refresh_lr()
         self.g_adam.refresh_lr()
         d_stats, g_stats = self._compiled(tuple(real_chunks), tuple(d_noises), tuple(d_uniforms), g_noise)
@@ -151,14 +157,15 @@ class CompiledIteration:
             with torch.no_grad():
                 fake = players.generate(noise)
             loss, d_stats = _discriminator_loss(players, objective, (), real, fake, _Prepared(uniforms))
-            self.d_adam.update(torch.autograd.grad(loss, self.d_adam.params))
+            # A stack's members' losses summed: each member's slice gets exactly its own gradient.
+            self.d_adam.update(torch.autograd.grad(loss.sum(), self.d_adam.params))
         inputs = generator_forward(players, objective, real_chunks[-1], g_noise)
         fake_logits = inputs[0]
-        loss = _generator_loss_fn(objective)(*inputs)
-        *grads, logit_grad = torch.autograd.grad(loss, [*self.g_adam.params, fake_logits])
+        loss = players.per_member(_generator_loss_fn(objective))(*inputs)
+        *grads, logit_grad = torch.autograd.grad(loss.sum(), [*self.g_adam.params, fake_logits])
         g_stats = {
             "g_loss": loss.detach(),
-            "g_grad_norm": _gradient_norm(grads),
+            "g_grad_norm": norm_of(grads, players.batch_dims),
             # As in ganbench.step: the batch mean's gradient times the batch size.
             "g_logit_grad": logit_grad.abs().mean(dim=-1) * fake_logits.shape[-1],
         }

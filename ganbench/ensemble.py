@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ganbench.compiled_iteration import CompiledIteration
 from ganbench.evaluation.callback import Evaluation, evaluate_generator
 from ganbench.module import GAN, cuda_runtime_check
 from ganbench.runs.atomic import atomic_path, write_atomic, write_json_atomic
@@ -229,27 +230,43 @@ class SeedEnsemble:
             else None
         )
         self.updates = _StackUpdates(self)
+        # compile_step: the whole iteration over the stack as one graph (ganbench.compiled_iteration).
+        self.compiled = (
+            CompiledIteration(self.players, self.objective, self.generator, self.discriminator,
+                              (self.opt_d, self.opt_g), hp.compile_mode)
+            if hp.get("compile_step", False)
+            else None
+        )  # fmt: skip
         self.first_nonfinite = torch.full((len(modules),), -1, dtype=torch.long, device=device)
 
     def train_iteration(
         self, real: Tensor, generators: Sequence[torch.Generator], iteration: int, diagnostics: bool
     ) -> dict[str, Tensor]:
         """The shared iteration on real (S, n_critic B, ...); per-member stats of shape (S,)."""
-        with cuda_runtime_check() if self.device.type == "cpu" else contextlib.nullcontext():
-            stats = train_iteration(
-                self.players,
-                self.objective,
-                self.regularizers,
-                real.chunk(self.n_critic, dim=1),
-                MemberDraws(generators, self.device),
-                self.updates,
-                diagnostics,
-                rule=self.rule,
-            )
+        draws = MemberDraws(generators, self.device)
+        if self.compiled is not None:
+            stats = self.compiled(real.chunk(self.n_critic, dim=1), diagnostics, draws)
+            if self.generator_ema is not None:
+                self.generator_ema.update_parameters(self.generator)
+        else:
+            stats = self._eager_iteration(real, draws, diagnostics)
         self.first_nonfinite = first_nonfinite(self.first_nonfinite, iteration, stats)
         for scheduler in self.schedulers:
             scheduler.step()
         return stats
+
+    def _eager_iteration(self, real: Tensor, draws: MemberDraws, diagnostics: bool) -> dict[str, Tensor]:
+        with cuda_runtime_check() if self.device.type == "cpu" else contextlib.nullcontext():
+            return train_iteration(
+                self.players,
+                self.objective,
+                self.regularizers,
+                real.chunk(self.n_critic, dim=1),
+                draws,
+                self.updates,
+                diagnostics,
+                rule=self.rule,
+            )
 
     def member_state(self, index: int) -> dict[str, Any]:
         """Member ``index``'s slice of everything the iteration updates: what its checkpoint holds."""

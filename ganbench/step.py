@@ -328,8 +328,12 @@ def train_iteration(
 
 def gradient_norm(parameters: Iterable[Tensor], batch_dims: int = 1) -> Tensor:
     """2-norm of the gradient over all parameters, per member (a scalar for one run, (S,) stacked)."""
-    grads = [p.grad for p in parameters if p.grad is not None]
-    squares = [g.flatten(batch_dims - 1).float().pow(2).sum(-1) for g in grads]
+    return norm_of([p.grad for p in parameters if p.grad is not None], batch_dims)
+
+
+def norm_of(tensors: Sequence[Tensor], batch_dims: int = 1) -> Tensor:
+    """2-norm over all ``tensors`` together, per member (a scalar for one run, (S,) stacked)."""
+    squares = [t.flatten(batch_dims - 1).float().pow(2).sum(-1) for t in tensors]
     return torch.stack(squares).sum(0).sqrt()
 
 

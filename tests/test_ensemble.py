@@ -60,6 +60,16 @@ CASES = {
     "lr_decay": (["--model.objective=least_squares", "--model.lr_decay_start=0.25"], [0, 3]),
     "bce_flips": (["--model.objective=bce", "--model.objective_options.flip_prob=0.2"], [0, 3]),
     "batchnorm_packed": (["--model.ema_decay=0.9", *PACKED_BATCHNORM], [1, 2]),
+    # compile_step: the stack's whole iteration as one graph, against each seed's compiled fit
+    "compile_step": (
+        [
+            "--model.compile_step=true",
+            "--model.objective=bce",
+            "--model.objective_options.flip_prob=0.2",
+            "--model.ema_decay=0.9",
+        ],
+        [0, 3],
+    ),  # fmt: skip
 }
 
 
@@ -73,6 +83,7 @@ def test_members_follow_their_single_seed_runs(tmp_path, case):
     args = [*ARGS, *extra]
     run = build_ensemble(args, seeds, [tmp_path / f"member{s}" for s in seeds])
     run.run()
+    assert (run.ensemble.compiled is not None) == (case == "compile_step")
     for seed in seeds:
         alone, state = single_run(tmp_path / f"single{seed}", args, seed)
         member_state = torch.load(
