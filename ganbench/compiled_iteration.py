@@ -69,15 +69,15 @@ class _AdamState:
         self.exp_avg_sqs = [s["exp_avg_sq"] for s in states]
         self.steps = [s["step"] for s in states]
         # A tensor learning rate: a schedule changes its value, not the compiled graph.
-        self.lr = torch.tensor(float(group["lr"]), dtype=torch.float64, device=self.params[0].device)
+        self._lr_value = float(group["lr"])
+        self.lr = torch.tensor(self._lr_value, dtype=torch.float64, device=self.params[0].device)
 
     def refresh_lr(self) -> None:
+        """Follow the group's learning rate (a scheduler's last step) into the tensor the graph reads."""
         lr = float(self.group["lr"])
-        if lr != self._last_lr:
+        if lr != self._lr_value:
             self.lr.fill_(lr)
-            self._last_lr = lr
-
-    _last_lr = float("nan")
+            self._lr_value = lr
 
     def update(self, grads: Sequence[Tensor]) -> None:
         beta1, beta2 = self.group["betas"]

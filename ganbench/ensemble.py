@@ -191,6 +191,10 @@ class _StackUpdates:
 
     def step_generator(self) -> None:
         self.ensemble.opt_g.step()
+        self.update_ema()
+
+    def update_ema(self) -> None:
+        """The EMA of G's stack after G's step (a compiled iteration steps G itself, then calls this)."""
         if self.ensemble.generator_ema is not None:
             self.ensemble.generator_ema.update_parameters(self.ensemble.generator)
 
@@ -246,8 +250,7 @@ class SeedEnsemble:
         draws = MemberDraws(generators, self.device)
         if self.compiled is not None:
             stats = self.compiled(real.chunk(self.n_critic, dim=1), diagnostics, draws)
-            if self.generator_ema is not None:
-                self.generator_ema.update_parameters(self.generator)
+            self.updates.update_ema()
         else:
             stats = self._eager_iteration(real, draws, diagnostics)
         self.first_nonfinite = first_nonfinite(self.first_nonfinite, iteration, stats)
