@@ -14,8 +14,10 @@ mkdir -p "$out"
 if [ -z "${TABLES_ONLY:-}" ]; then  # TABLES_ONLY=1: only the tables, plots and summaries of the runs there
   pids=()
   for d in ${DATASETS:-ring8 grid25}; do
-    # The dataset's sweep, then (same root, one after the other) the WGAN-GP row with its documented rule.
-    (for file in "configs/sweeps/${d}${suffix}.yaml" "configs/sweeps/${d}${suffix}_wasserstein_gp.yaml"; do
+    # The dataset's sweep, then (same root, one after the other) the rows with a documented per-objective
+    # rule (configs/toy/rules/: WGAN-GP's toy settings, relativistic's R1 + R2).
+    (for file in "configs/sweeps/${d}${suffix}.yaml" "configs/sweeps/${d}${suffix}_wasserstein_gp.yaml" \
+        "configs/sweeps/${d}${suffix}_relativistic.yaml"; do
       [ -f "$file" ] || continue
       python -m ganbench sweep "$file" --workers 1 $ensemble --root "$out/$d" --retry-failed || exit
     done) > "$out/$d.sweep.log" 2>&1 &

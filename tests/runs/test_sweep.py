@@ -213,10 +213,12 @@ def test_every_command_of_the_shipped_sweeps_parses(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)  # the sweeps' --config paths are relative to the repository root
     files = sorted((REPO / "configs" / "sweeps").glob("*.yaml"))
     expected_runs = {
-        "grid25.yaml": 50,
-        "ring8.yaml": 50,
+        "grid25.yaml": 40,
+        "ring8.yaml": 40,
         "grid25_wasserstein_gp.yaml": 10,
         "ring8_wasserstein_gp.yaml": 10,
+        "grid25_relativistic.yaml": 10,
+        "ring8_relativistic.yaml": 10,
         "grid25_core.yaml": 6,
         "ring8_core.yaml": 6,
         "pacgan_grid25.yaml": 40,
