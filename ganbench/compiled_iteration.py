@@ -1,11 +1,12 @@
-"""``--model.compile_step``'s fast path: a whole alternating iteration as one compiled function.
+"""``--model.compile_step``'s fast path: a whole iteration as one compiled function.
 
-n_critic D steps and one G step, each with its gradient (``torch.autograd.grad``) and its Adam update
-(PyTorch's own ``torch.optim.adam.adam`` on the optimizers' state), traced by torch.compile into one
-graph: Inductor fuses every elementwise op of the forwards, the backwards and both Adam updates, and
-the iteration costs one Python call. The forwards and losses are ``ganbench.step``'s; the random
-draws are made eagerly, before the call, in the eager iteration's order, so the compiled iteration
-is the eager one within float rounding (tests/test_compiled_iteration.py).
+Alternating: n_critic D steps and one G step, each with its gradient (``torch.autograd.grad``) and its
+Adam update (PyTorch's own ``torch.optim.adam.adam`` on the optimizers' state); simultaneous (PacGAN's
+rule): one batch of samples, both gradients at the current parameters, then both updates. Traced by
+torch.compile into one graph: Inductor fuses every elementwise op of the forwards, the backwards and
+both Adam updates, and the iteration costs one Python call. The forwards and losses are
+``ganbench.step``'s; the random draws are made eagerly, before the call, in the eager iteration's
+order, so the compiled iteration is the eager one within float rounding (tests/test_compiled_iteration.py).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from torch.optim.adam import adam
 
 from ganbench.objectives import Objective
 from ganbench.step import (
+    UPDATE_RULES,
     Draws,
     GlobalDraws,
     Players,
     _discriminator_loss,
     _generator_loss_fn,
+    _judge_generated,
     generator_forward,
     norm_of,
 )
@@ -90,7 +93,8 @@ class _AdamState:
 
 
 class CompiledIteration:
-    """One alternating iteration of a single run as one torch.compile'd call.
+    """One iteration (``rule``: alternating or simultaneous, as ``ganbench.step.train_iteration``) of a
+    single run or a stack as one torch.compile'd call.
 
     ``__call__(real_chunks, diagnostics)`` draws the iteration's noise (and the objective's uniforms)
     from torch's global RNG in the eager iteration's order, runs the compiled iteration, which
@@ -106,6 +110,7 @@ class CompiledIteration:
         discriminator: nn.Module,
         optimizers: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
         mode: str = "default",
+        rule: str = "alternating",
     ) -> None:
         import torch._dynamo.config
         import torch._inductor.config
@@ -117,7 +122,11 @@ class CompiledIteration:
         self.d_adam, self.g_adam = (_AdamState(opt) for opt in optimizers)
         self._check_owns(self.d_adam, discriminator, "discriminator")
         self._check_owns(self.g_adam, generator, "generator")
-        self._compiled: Callable[..., tuple[Stats, Stats]] = torch.compile(self._iteration, mode=mode)
+        if rule not in UPDATE_RULES:
+            raise ValueError(f"model.update: {rule!r}; valid choices: {', '.join(UPDATE_RULES)}")
+        self.rule = rule
+        iteration = self._iteration if rule == "alternating" else self._simultaneous_iteration
+        self._compiled: Callable[..., tuple[Stats, Stats]] = torch.compile(iteration, mode=mode)
 
     @staticmethod
     def _check_owns(adam: _AdamState, net: nn.Module, name: str) -> None:
@@ -131,15 +140,27 @@ class CompiledIteration:
         players, objective = self.players, self.objective
         draws = draws or GlobalDraws(real_chunks[0].device)
         n = real_chunks[0].shape[players.batch_dims - 1]
+        count = n // players.packing
+        if self.rule == "simultaneous":  # the eager order: the samples' noise, then the objective's uniforms
+            (real,) = real_chunks
+            noise = draws.normal(n, players.latent_dim)
+            uniforms = tuple(draws.uniform(count) for _ in range(objective.discriminator_uniforms))
+            self.d_adam.refresh_lr()
+            self.g_adam.refresh_lr()
+            d_stats, g_stats = self._compiled(real, noise, uniforms)
+            return self._stats(d_stats, g_stats, diagnostics)
         d_noises, d_uniforms = [], []
         for _ in real_chunks:  # the eager D step's order: its noise, then the objective's uniforms
             d_noises.append(draws.normal(n, players.latent_dim))
-            count = n // players.packing
             d_uniforms.append(tuple(draws.uniform(count) for _ in range(objective.discriminator_uniforms)))
         g_noise = draws.normal(n, players.latent_dim)
         self.d_adam.refresh_lr()
         self.g_adam.refresh_lr()
         d_stats, g_stats = self._compiled(tuple(real_chunks), tuple(d_noises), tuple(d_uniforms), g_noise)
+        return self._stats(d_stats, g_stats, diagnostics)
+
+    @staticmethod
+    def _stats(d_stats: Stats, g_stats: Stats, diagnostics: bool) -> Stats:
         if not diagnostics:
             g_stats = {k: v for k, v in g_stats.items() if k == "g_loss"}
         return {**d_stats, **g_stats}
@@ -160,14 +181,32 @@ class CompiledIteration:
             # A stack's members' losses summed: each member's slice gets exactly its own gradient.
             self.d_adam.update(torch.autograd.grad(loss.sum(), self.d_adam.params))
         inputs = generator_forward(players, objective, real_chunks[-1], g_noise)
+        grads, g_stats = self._generator_gradients(inputs)
+        self.g_adam.update(grads)
+        return d_stats, g_stats
+
+    def _simultaneous_iteration(
+        self, real: Tensor, noise: Tensor, uniforms: tuple[Tensor, ...]
+    ) -> tuple[Stats, Stats]:
+        players, objective = self.players, self.objective
+        fake = players.generate(noise)  # one batch of samples for both players, with its graph to G
+        loss, d_stats = _discriminator_loss(players, objective, (), real, fake, _Prepared(uniforms))
+        d_grads = torch.autograd.grad(loss.sum(), self.d_adam.params)
+        # G's gradient through D at D's current parameters: both before either update.
+        g_grads, g_stats = self._generator_gradients(_judge_generated(players, objective, real, fake))
+        self.d_adam.update(d_grads)
+        self.g_adam.update(g_grads)
+        return d_stats, g_stats
+
+    def _generator_gradients(self, inputs: list[Tensor]) -> tuple[tuple[Tensor, ...], Stats]:
+        """G's loss on D's outputs ``inputs``: its gradients and statistics (as ganbench.step's)."""
         fake_logits = inputs[0]
-        loss = players.per_member(_generator_loss_fn(objective))(*inputs)
+        loss = self.players.per_member(_generator_loss_fn(self.objective))(*inputs)
         *grads, logit_grad = torch.autograd.grad(loss.sum(), [*self.g_adam.params, fake_logits])
         g_stats = {
             "g_loss": loss.detach(),
-            "g_grad_norm": norm_of(grads, players.batch_dims),
+            "g_grad_norm": norm_of(grads, self.players.batch_dims),
             # As in ganbench.step: the batch mean's gradient times the batch size.
             "g_logit_grad": logit_grad.abs().mean(dim=-1) * fake_logits.shape[-1],
         }
-        self.g_adam.update(grads)
-        return d_stats, g_stats
+        return tuple(grads), g_stats

@@ -217,7 +217,7 @@ class SeedEnsemble:
         self.objective = first.objective
         self.regularizers = first.regularizers
         self.n_critic = first.n_critic
-        self.rule = first.hparams.update
+        self.rule = first.hparams["update"]  # not .update: a dict method
         hp = first.hparams
         self.generator = StackedNet([m.generator for m in modules]).to(device)
         self.discriminator = StackedNet([m.discriminator for m in modules]).to(device)
@@ -237,7 +237,7 @@ class SeedEnsemble:
         # compile_step: the whole iteration over the stack as one graph (ganbench.compiled_iteration).
         self.compiled = (
             CompiledIteration(self.players, self.objective, self.generator, self.discriminator,
-                              (self.opt_d, self.opt_g), hp.compile_mode)
+                              (self.opt_d, self.opt_g), hp.compile_mode, self.rule)
             if hp.get("compile_step", False)
             else None
         )  # fmt: skip

@@ -108,7 +108,7 @@ class GAN(LightningModule):
             steps, their gradients, both Adam updates) as one ``torch.compile`` graph
             (``ganbench.compiled_iteration``), equal to the eager iteration within float rounding;
             where Lightning's backward or step does work (DDP, bf16, step hooks) each step's forward is
-            compiled instead, with fused Adam. Alternating updates, no regularizer.
+            compiled instead, with fused Adam. Either update rule; no regularizer.
         compile_mode: torch.compile's mode: default, reduce-overhead (CUDA graphs), max-autotune,
             max-autotune-no-cudagraphs.
         channels_last: keep conv weights and image batches in channels-last memory format (faster
@@ -171,10 +171,6 @@ class GAN(LightningModule):
                     f"{field}: torch.compile does not support the double backward of {names}; "
                     "valid choice with these regularizers: false"
                 )
-        if compile_step and update != "alternating":
-            raise ValueError(
-                f"model.compile_step: compiles alternating updates; valid choice with {update}: false"
-            )
         self.n_critic = resolve_n_critic(self.objective, n_critic)
         if update not in UPDATE_RULES:
             raise ValueError(f"model.update: {update!r}; valid choices: {', '.join(UPDATE_RULES)}")
@@ -303,7 +299,7 @@ class GAN(LightningModule):
                     loop.draws,
                     loop.updates,
                     diagnostics=log_now,
-                    rule=self.hparams.update,
+                    rule=self.hparams["update"],
                     forwards=self.forwards,
                 )
         # In place: a buffer assignment goes through nn.Module.__setattr__ every iteration.
@@ -327,7 +323,7 @@ class GAN(LightningModule):
         compiled = (
             CompiledIteration(
                 self.players, self.objective, self.generator, self.discriminator,
-                (opt_d.optimizer, opt_g.optimizer), self.hparams.compile_mode,
+                (opt_d.optimizer, opt_g.optimizer), self.hparams.compile_mode, self.hparams["update"],
             )
             if direct and self.hparams.get("compile_step", False)
             else None

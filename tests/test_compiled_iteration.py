@@ -29,17 +29,21 @@ def _adams(g, d):
 
 
 @pytest.mark.parametrize(
-    "objective, options, d_atol",
+    "objective, options, d_atol, rule",
     # bce: uniforms drawn in the D step. relativistic: G's loss needs real logits; D's output bias (and,
     # nearly, its hidden biases) have zero gradient up to rounding, which Adam scales up: D's outputs
-    # and biases agree to 1e-3 there, everything else as for bce.
-    [("bce", {"flip_prob": 0.3}, 1e-5), ("relativistic", {}, 1e-3)],
+    # and biases agree to 1e-3 there, everything else as for bce. simultaneous: PacGAN's rule (one D step).
+    [
+        ("bce", {"flip_prob": 0.3}, 1e-5, "alternating"),
+        ("relativistic", {}, 1e-3, "alternating"),
+        ("bce", {"flip_prob": 0.3}, 1e-5, "simultaneous"),
+    ],
 )
-def test_compiled_iteration_equals_the_eager_one(objective, options, d_atol):
-    """Two D steps per iteration, packing 2, a BatchNorm G, label flips or real logits in G's loss, and a
-    learning-rate change between iterations: statistics, nets and the optimizers' Adam states follow
-    eager's, in one graph."""
-    latent_dim, packing, n_critic = 4, 2, 2
+def test_compiled_iteration_equals_the_eager_one(objective, options, d_atol, rule):
+    """Two D steps per iteration (alternating), packing 2, a BatchNorm G, label flips or real logits in G's
+    loss, and a learning-rate change between iterations: statistics, nets and the optimizers' Adam states
+    follow eager's, in one graph."""
+    latent_dim, packing, n_critic = 4, 2, 2 if rule == "alternating" else 1
     objective = build_objective(objective, **options)
     eager_g, eager_d = _pair(latent_dim, packing)
     g, d = copy.deepcopy(eager_g), copy.deepcopy(eager_d)
@@ -63,11 +67,12 @@ def test_compiled_iteration_equals_the_eager_one(objective, options, d_atol):
                 GlobalDraws(torch.device("cpu")),
                 updates,
                 diagnostics=True,
+                rule=rule,
             )  # fmt: skip
         )
 
     counters.clear()
-    compiled = CompiledIteration(Players(g, d, latent_dim, packing=packing), objective, g, d, opts)
+    compiled = CompiledIteration(Players(g, d, latent_dim, packing=packing), objective, g, d, opts, rule=rule)
     torch.manual_seed(2)
     for i, (batch, expected) in enumerate(zip(batches, eager_stats, strict=True)):
         for opt in opts:

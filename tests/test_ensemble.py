@@ -60,10 +60,13 @@ CASES = {
     "lr_decay": (["--model.objective=least_squares", "--model.lr_decay_start=0.25"], [0, 3]),
     "bce_flips": (["--model.objective=bce", "--model.objective_options.flip_prob=0.2"], [0, 3]),
     "batchnorm_packed": (["--model.ema_decay=0.9", *PACKED_BATCHNORM], [1, 2]),
-    # compile_step: the stack's whole iteration as one graph, against each seed's compiled fit
+    # compile_step: the stack's whole iteration as one graph, against each seed's compiled fit, under
+    # PacGAN's protocol (simultaneous updates, packing, BatchNorm in G) with label flips and EMA
     "compile_step": (
         [
             "--model.compile_step=true",
+            *PACKED_BATCHNORM,
+            "--model.update=simultaneous",
             "--model.objective=bce",
             "--model.objective_options.flip_prob=0.2",
             "--model.ema_decay=0.9",
@@ -84,6 +87,7 @@ def test_members_follow_their_single_seed_runs(tmp_path, case):
     run = build_ensemble(args, seeds, [tmp_path / f"member{s}" for s in seeds])
     run.run()
     assert (run.ensemble.compiled is not None) == (case == "compile_step")
+    assert run.ensemble.rule == ("simultaneous" if "--model.update=simultaneous" in args else "alternating")
     for seed in seeds:
         alone, state = single_run(tmp_path / f"single{seed}", args, seed)
         member_state = torch.load(
