@@ -60,6 +60,8 @@ TARGETS = {  # issue 16
     "compiled": ("compiled fit (steady) / plain", 1.5),
     "ensemble64": ("ensemble S=64 / one seed per process", 3.0),
     "ensemble256": ("ensemble S=256 / one seed per process", 1.0),
+    "ensemble64_compiled": ("ensemble S=64, compile_step / one seed per process", 3.0),
+    "ensemble256_compiled": ("ensemble S=256, compile_step / one seed per process", 1.0),
     "dcgan": ("DCGAN-28 ganbench / plain (batch 64)", 0.95),
 }
 
@@ -112,9 +114,10 @@ def worker_plain(steps: int, warmup: int) -> dict[str, float]:
     return {"rate": steps / (time.perf_counter() - started)}
 
 
-def worker_limit() -> dict[str, float]:
+def worker_limit(sizes: list[int]) -> dict[str, float]:
     """The compute bound: the plain iteration's FLOPs (torch's flop counter, backward included; matmuls)
-    and what one core multiplies per second, at the toy's widest shape and at a large square one."""
+    and what one core multiplies per second, at the toy's widest shape and at a large square one; for an
+    ensemble of S, the batched matmul (bmm) of S members at the widest shape."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -133,7 +136,18 @@ def worker_limit() -> dict[str, float]:
         for _ in range(repeat):
             torch.mm(a, b)
         rates[name] = 2 * m * k * n * repeat / (time.perf_counter() - started)
-    return {"flops": counter.get_total_flops(), "gemm_toy": rates["toy"], "gemm_large": rates["large"]}
+    for size in sizes:  # the stack's (S, B, H) @ (S, H, H): its activations leave the core's cache
+        a, b = torch.randn(size, BATCH, HIDDEN), torch.randn(size, HIDDEN, HIDDEN)
+        torch.bmm(a, b)
+        repeat = max(2000 // size, 4)
+        started = time.perf_counter()
+        for _ in range(repeat):
+            torch.bmm(a, b)
+        rates[f"bmm{size}"] = 2 * size * BATCH * HIDDEN * HIDDEN * repeat / (time.perf_counter() - started)
+    return {
+        "flops": counter.get_total_flops(),
+        **{f"gemm_{k}" if not k.startswith("bmm") else k: v for k, v in rates.items()},
+    }
 
 
 def worker_startup(fit_args: list[str]) -> dict[str, float]:
@@ -222,14 +236,24 @@ def worker_floor(steps: int, warmup: int, root: str) -> dict[str, float]:
     return {"seconds": (module.clock["end"] - module.clock["start"]) / (steps - 1)}
 
 
-def worker_ensemble(size: int, steps: int, root: str) -> dict[str, float]:
+def worker_ensemble(size: int, steps: int, warmup: int, root: str, extra: list[str]) -> dict[str, float]:
+    """Seed-iterations per second of an ensemble of ``size`` seeds after ``warmup`` iterations (the first
+    ones build the loop and, with compile_step, compile it)."""
     from ganbench.ensemble_cli import build_ensemble
 
-    args = ["--config", CONFIG, f"--trainer.max_steps={steps}", "--evaluation.every_n_iterations=0",
-            "--evaluation.plot=false", "--evaluation.num_samples=100", *SAME_STEP]  # fmt: skip
+    args = ["--config", CONFIG, f"--trainer.max_steps={warmup + steps}", "--evaluation.every_n_iterations=0",
+            "--evaluation.plot=false", "--evaluation.num_samples=100", *SAME_STEP, *extra]  # fmt: skip
     run = build_ensemble(args, list(range(size)), [Path(root) / f"s{i}" for i in range(size)])
+    iterate, ends = run.ensemble.train_iteration, []
+
+    def timed_iteration(*a: Any, **k: Any) -> Any:
+        stats = iterate(*a, **k)
+        ends.append(time.perf_counter())
+        return stats
+
+    run.ensemble.train_iteration = timed_iteration
     run.run()
-    return {"rate": size * steps / (run.loop_seconds or math.nan)}
+    return {"rate": size * steps / (ends[-1] - ends[warmup - 1])}
 
 
 def worker_dcgan(kind: str, steps: int, warmup: int) -> dict[str, float]:
@@ -252,7 +276,7 @@ def run_worker(args: argparse.Namespace) -> None:
     if args.worker == "plain":
         result = worker_plain(args.steps, args.warmup)
     elif args.worker == "limit":
-        result = worker_limit()
+        result = worker_limit([int(x) for x in args.sizes.split(",")])
     elif args.worker == "startup":
         result = worker_startup(args.fit_args)
     elif args.worker == "fit":
@@ -260,7 +284,7 @@ def run_worker(args: argparse.Namespace) -> None:
     elif args.worker == "floor":
         result = worker_floor(args.steps, args.warmup, args.root)
     elif args.worker == "ensemble":
-        result = worker_ensemble(args.size, args.steps, args.root)
+        result = worker_ensemble(args.size, args.steps, args.warmup, args.root, args.fit_args)
     else:
         result = worker_dcgan(args.worker.removeprefix("dcgan-"), args.steps, args.warmup)
     print(json.dumps(result), flush=True)
@@ -321,7 +345,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
             add(f"{name}_steady", rate)
             add(f"{name}_whole", args.fit_steps / seconds)
             add(f"{name}_fixed", seconds - args.fit_steps / rate)
-        for key, value in _worker("--worker", "limit").items():
+        for key, value in _worker("--worker", "limit", "--sizes", args.sizes).items():
             add(key, value)
         floor = _worker("--worker", "floor", "--steps", str(args.plain_steps), "--warmup", "200",
                         "--root", str(tmp / f"floor-{r}"))  # fmt: skip
@@ -330,10 +354,15 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
             startup = fit_args(args.fit_steps, tmp / f"startup-{r}", [])
             add("startup", _worker("--worker", "startup", "--", *startup)["seconds"])
         if "ensemble" not in skip:
+            ensembles = {"": []}
+            if "compiled" not in skip:
+                ensembles["_compiled"] = ["--model.compile_step=true"]
             for size, steps in zip(sizes, ens_steps, strict=True):
-                root = str(tmp / f"ens{size}-{r}")
-                add(f"ensemble{size}", _worker("--worker", "ensemble", "--size", str(size),
-                                               "--steps", str(steps), "--root", root)["rate"])  # fmt: skip
+                for suffix, extra in ensembles.items():
+                    root = str(tmp / f"ens{size}{suffix}-{r}")
+                    rate = _worker("--worker", "ensemble", "--size", str(size), "--steps", str(steps),
+                                   "--warmup", "2", "--root", root, "--", *extra)["rate"]  # fmt: skip
+                    add(f"ensemble{size}{suffix}", rate)
         if "dcgan" not in skip:
             for kind in ("plain", "ganbench"):
                 rate = _worker("--worker", f"dcgan-{kind}", "--steps", str(args.dcgan_steps), "--warmup", "5")
@@ -368,12 +397,27 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
                          f"{_median_ratio(runs, f'{name}_whole', 'plain'):.2f}",
                          f"fixed cost {med[f'{name}_fixed']:.1f} s (start, last evaluation)"))  # fmt: skip
     for size in (int(s) for s in args.sizes.split(",")):
-        key = f"ensemble{size}"
-        if key in med:
-            versus_fit = _median_ratio(runs, key, "fit_steady")
-            rows.append((f"seed ensemble S={size}", f"{med[key]:.0f} seed-it/s",
-                         f"{_median_ratio(runs, key, 'plain'):.2f}",
-                         f"{versus_fit:.2f}x one seed per process (fit steady)"))  # fmt: skip
+        for suffix, label, single in (
+            ("", "", "fit_steady"),
+            ("_compiled", ", compile_step", "compiled_steady"),
+        ):
+            key = f"ensemble{size}{suffix}"
+            if key in med:
+                versus_fit = _median_ratio(runs, key, "fit_steady")
+                note = f"{versus_fit:.2f}x one seed per process (fit steady)"
+                if suffix and single in runs:
+                    note += f"; {_median_ratio(runs, key, single):.2f}x one compiled seed per process"
+                rows.append((f"seed ensemble S={size}{label}", f"{med[key]:.0f} seed-it/s",
+                             f"{_median_ratio(runs, key, 'plain'):.2f}", note))  # fmt: skip
+        if f"bmm{size}" in med and "flops" in med:
+            bound = [b / med["flops"] for b in runs[f"bmm{size}"]]
+            versus_fit = statistics.median(b / f for b, f in zip(bound, runs["fit_steady"], strict=True))
+            rows.append((f"compute bound of an ensemble of S={size}: {med['flops'] / 1e6:.0f} MFLOP per "
+                         f"seed-iteration at the stack's batched matmul rate ({BATCH}x{HIDDEN} by "
+                         f"{HIDDEN}x{HIDDEN}, S at once: {med[f'bmm{size}'] / 1e9:.0f} GFLOP/s)",
+                         f"{statistics.median(bound):.0f} seed-it/s",
+                         f"{_median_ratio(runs, f'bmm{size}', 'plain') / med['flops']:.2f}",
+                         f"{versus_fit:.2f}x one seed per process: no stack of bmm calls passes it"))  # fmt: skip
     if "flops" in med:
         flops = med["flops"]
         for key, label in (("gemm_toy", f"{BATCH}x{HIDDEN} by {HIDDEN}x{HIDDEN}"), ("gemm_large", "1024^3")):
@@ -405,6 +449,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
         "compiled": _median_ratio(runs, "compiled_steady", "plain"),
         "ensemble64": _median_ratio(runs, "ensemble64", "fit_steady"),
         "ensemble256": _median_ratio(runs, "ensemble256", "fit_steady"),
+        "ensemble64_compiled": _median_ratio(runs, "ensemble64_compiled", "fit_steady"),
+        "ensemble256_compiled": _median_ratio(runs, "ensemble256_compiled", "fit_steady"),
         "dcgan": _median_ratio(runs, "dcgan_ganbench", "dcgan_plain"),
     }
     lines += ["", "## Targets (issue 16)", "", "| ratio | measured | target | met |", "|---|---|---|---|"]
@@ -436,7 +482,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
         f"ensemble of S); fit runs {long} iterations, timed in its process from iteration "
         f"{args.fit_warmup + 1} (steady) and as a whole process (whole run); plain loop "
         f"{args.plain_steps} iterations after 50 of warm-up; ensembles of S = {args.sizes} for "
-        f"{args.ensemble_iterations} iterations; "
+        f"{args.ensemble_iterations} iterations after 2 of warm-up (eager and compile_step); "
         f"DCGAN-28 {args.dcgan_steps} iterations after 5 of warm-up. No evaluation is timed except "
         f"fit's final one (in the whole-run row, on ring8's 2,500 samples).",
     ]
