@@ -6,7 +6,8 @@
 #      until PACGAN_SECONDS have passed (SIGTERM: each member is recorded "interrupted" at its last
 #      evaluation, every 1,000 iterations as in PacGAN), or to the full 400,000 iterations if they get there.
 #      (The first run, 2026-11-26, evaluated every 5,000: members were then scored one after another, ~16 s
-#      a time; they are now scored in threads, one per core.)
+#      a time; they are now scored in threads, one per core. It also ran alternating updates: the rule
+#      did not reach the step until commit 781451f; rerun these rows.)
 # Everything comes back as files in $OUT (performance.md, the logs, pacgan_grid25.tgz of the run
 # directories without checkpoints).
 #
@@ -33,13 +34,26 @@ timeout 150 python3 benchmarks/performance.py --parts train --variants eager,cha
   --iterations 300 --warmup 30 --out "$OUT/performance.md" >"$OUT/performance.log" 2>&1
 echo "performance.py: exit $?"
 
+# compile_step (the whole simultaneous iteration as one graph: far fewer kernel launches, which bound the
+# tiny nets' GPU rate) where a 40-iteration probe of it runs here; eager otherwise. PACGAN_COMPILE=0: eager.
+compiled=()
+if [ "${PACGAN_COMPILE:-1}" = 1 ]; then
+  probe=(--run_dir /tmp/probe/m0 --run_dir /tmp/probe/m1)
+  if timeout 240 python3 -m ganbench ensemble --seeds 0-1 "${probe[@]}" --config configs/toy/pacgan/grid25.yaml \
+      --model.packing=2 --trainer.accelerator=gpu --trainer.max_steps=40 --evaluation.every_n_iterations=0 \
+      --model.compile_step=true >"$OUT/compile_probe.log" 2>&1; then
+    compiled=(--model.compile_step=true)
+  fi
+  echo "compile_step probe -> ${compiled[*]:-eager} (compile_probe.log)"
+fi
+
 root=runs/pacgan/grid25
 for m in ${PACKINGS:-1 2}; do
   dirs=()
   for s in $(seq 0 9); do dirs+=(--run_dir "$root/model.packing=$m,seed_everything=$s"); done
   timeout -s TERM -k 30 "${PACGAN_SECONDS:-400}" python3 -m ganbench ensemble --seeds 0-9 "${dirs[@]}" \
     --config configs/toy/pacgan/grid25.yaml --model.packing="$m" --trainer.accelerator=gpu \
-    --checkpoint.every_n_train_steps=50000 \
+    --checkpoint.every_n_train_steps=50000 "${compiled[@]}" \
     >"$OUT/pacgan_m$m.log" 2>&1 &
 done
 wait
