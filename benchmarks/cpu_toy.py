@@ -417,7 +417,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
                          f"{HIDDEN}x{HIDDEN}, S at once: {med[f'bmm{size}'] / 1e9:.0f} GFLOP/s)",
                          f"{statistics.median(bound):.0f} seed-it/s",
                          f"{_median_ratio(runs, f'bmm{size}', 'plain') / med['flops']:.2f}",
-                         f"{versus_fit:.2f}x one seed per process: no stack of bmm calls passes it"))  # fmt: skip
+                         f"{versus_fit:.2f}x one seed per process: no stack of bmm passes it"))  # fmt: skip
     if "flops" in med:
         flops = med["flops"]
         for key, label in (("gemm_toy", f"{BATCH}x{HIDDEN} by {HIDDEN}x{HIDDEN}"), ("gemm_large", "1024^3")):
