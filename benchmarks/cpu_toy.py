@@ -125,29 +125,24 @@ def worker_limit(sizes: list[int]) -> dict[str, float]:
     iteration(0)
     with FlopCounterMode(display=False) as counter:
         iteration(1)
-    rates = {}
-    for name, (m, k, n, repeat) in {
-        "toy": (BATCH, HIDDEN, HIDDEN, 2000),
-        "large": (1024, 1024, 1024, 8),
-    }.items():
-        a, b = torch.randn(m, k), torch.randn(k, n)
-        torch.mm(a, b)
+
+    def rate(multiply: Any, a: Any, b: Any, repeat: int) -> float:
+        """FLOP/s of ``multiply(a, b)`` (mm or bmm) over ``repeat`` calls after one warm-up call."""
+        multiply(a, b)
         started = time.perf_counter()
         for _ in range(repeat):
-            torch.mm(a, b)
-        rates[name] = 2 * m * k * n * repeat / (time.perf_counter() - started)
+            multiply(a, b)
+        return 2 * a.numel() * b.shape[-1] * repeat / (time.perf_counter() - started)
+
+    rates = {
+        "flops": counter.get_total_flops(),
+        "gemm_toy": rate(torch.mm, torch.randn(BATCH, HIDDEN), torch.randn(HIDDEN, HIDDEN), 2000),
+        "gemm_large": rate(torch.mm, torch.randn(1024, 1024), torch.randn(1024, 1024), 8),
+    }
     for size in sizes:  # the stack's (S, B, H) @ (S, H, H): its activations leave the core's cache
         a, b = torch.randn(size, BATCH, HIDDEN), torch.randn(size, HIDDEN, HIDDEN)
-        torch.bmm(a, b)
-        repeat = max(2000 // size, 4)
-        started = time.perf_counter()
-        for _ in range(repeat):
-            torch.bmm(a, b)
-        rates[f"bmm{size}"] = 2 * size * BATCH * HIDDEN * HIDDEN * repeat / (time.perf_counter() - started)
-    return {
-        "flops": counter.get_total_flops(),
-        **{f"gemm_{k}" if not k.startswith("bmm") else k: v for k, v in rates.items()},
-    }
+        rates[f"bmm{size}"] = rate(torch.bmm, a, b, max(2000 // size, 4))
+    return rates
 
 
 def worker_startup(fit_args: list[str]) -> dict[str, float]:

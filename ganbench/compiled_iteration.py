@@ -141,26 +141,23 @@ class CompiledIteration:
         draws = draws or GlobalDraws(real_chunks[0].device)
         n = real_chunks[0].shape[players.batch_dims - 1]
         count = n // players.packing
+        self.d_adam.refresh_lr()
+        self.g_adam.refresh_lr()
+
+        def objective_uniforms() -> tuple[Tensor, ...]:
+            return tuple(draws.uniform(count) for _ in range(objective.discriminator_uniforms))
+
         if self.rule == "simultaneous":  # the eager order: the samples' noise, then the objective's uniforms
             (real,) = real_chunks
             noise = draws.normal(n, players.latent_dim)
-            uniforms = tuple(draws.uniform(count) for _ in range(objective.discriminator_uniforms))
-            self.d_adam.refresh_lr()
-            self.g_adam.refresh_lr()
-            d_stats, g_stats = self._compiled(real, noise, uniforms)
-            return self._stats(d_stats, g_stats, diagnostics)
-        d_noises, d_uniforms = [], []
-        for _ in real_chunks:  # the eager D step's order: its noise, then the objective's uniforms
-            d_noises.append(draws.normal(n, players.latent_dim))
-            d_uniforms.append(tuple(draws.uniform(count) for _ in range(objective.discriminator_uniforms)))
-        g_noise = draws.normal(n, players.latent_dim)
-        self.d_adam.refresh_lr()
-        self.g_adam.refresh_lr()
-        d_stats, g_stats = self._compiled(tuple(real_chunks), tuple(d_noises), tuple(d_uniforms), g_noise)
-        return self._stats(d_stats, g_stats, diagnostics)
-
-    @staticmethod
-    def _stats(d_stats: Stats, g_stats: Stats, diagnostics: bool) -> Stats:
+            d_stats, g_stats = self._compiled(real, noise, objective_uniforms())
+        else:
+            d_noises, d_uniforms = [], []
+            for _ in real_chunks:  # the eager D step's order: its noise, then the objective's uniforms
+                d_noises.append(draws.normal(n, players.latent_dim))
+                d_uniforms.append(objective_uniforms())
+            g_noise = draws.normal(n, players.latent_dim)
+            d_stats, g_stats = self._compiled(tuple(real_chunks), tuple(d_noises), tuple(d_uniforms), g_noise)
         if not diagnostics:
             g_stats = {k: v for k, v in g_stats.items() if k == "g_loss"}
         return {**d_stats, **g_stats}
