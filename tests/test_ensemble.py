@@ -61,8 +61,9 @@ CASES = {
     "bce_flips": (["--model.objective=bce", "--model.objective_options.flip_prob=0.2"], [0, 3]),
     "batchnorm_packed": (["--model.ema_decay=0.9", *PACKED_BATCHNORM], [1, 2]),
     # compile_step: the stack's whole iteration as one graph, against each seed's compiled fit, with PacGAN's
-    # simultaneous updates and packing, label flips and EMA (MLP nets: PacGAN's BatchNorm nets triple the
-    # compile time; BatchNorm in a compiled iteration is tests/test_compiled_iteration.py's)
+    # simultaneous updates and packing, label flips and EMA, traced by Dynamo and AOTAutograd without
+    # Inductor's code generation (conftest's trace_only_compile; Inductor's numerics and BatchNorm in a
+    # compiled iteration are tests/test_compiled_iteration.py's)
     "compile_step": (
         [
             "--model.compile_step=true",
@@ -82,8 +83,10 @@ def test_every_objective_is_covered():
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_members_follow_their_single_seed_runs(tmp_path, case):
+def test_members_follow_their_single_seed_runs(tmp_path, request, case):
     extra, seeds = CASES[case]
+    if case == "compile_step":
+        request.getfixturevalue("trace_only_compile")  # the stack's trace; Inductor is test_compiled_iteration's
     args = [*ARGS, *extra]
     run = build_ensemble(args, seeds, [tmp_path / f"member{s}" for s in seeds])
     run.run()
