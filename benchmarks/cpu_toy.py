@@ -23,7 +23,12 @@ non-saturating, Adam):
 - fit without Lightning's progress bar (``--trainer.enable_progress_bar=false``): what its refresh at
   every iteration costs;
 - compiled: the same with ``--model.compile_step=true`` (compilation is in the fixed cost);
-- startup: ``python -m ganbench fit`` to the first training iteration (a process of its own);
+- fit logging its training scalars at every iteration (``--trainer.log_every_n_steps=1``; ring8 logs
+  every 50th): what Lightning's ``log_dict`` costs per logged iteration;
+- for each fit, the time per iteration spent in Lightning's loop outside ``training_step`` (fetching
+  the batch, the batch hooks, the callbacks, the loop's bookkeeping);
+- startup: ``python -m ganbench fit`` to the first training iteration (a process of its own), and the
+  imports it makes, timed one after another in a fresh process;
 - ensembles of S seeds (``ganbench.ensemble``) against one seed per process (fit's steady rate);
 - DCGAN-28 at batch 64: the hand-written loop against ganbench's module under a Lightning Trainer on a
   fixed batch (benchmarks/performance.py's two loops at MNIST's shape).
@@ -170,13 +175,16 @@ def worker_fit(fit_args: list[str], warmup: int) -> dict[str, float]:
     iteration ``warmup`` and the end of the last one (Lightning's loop, data and callbacks included)."""
     import ganbench.module
 
-    step, clock = ganbench.module.GAN.training_step, {}
+    step, clock = ganbench.module.GAN.training_step, {"in_step": 0.0}
 
     def timed_step(self: Any, batch: Any, batch_idx: int) -> None:
         if batch_idx == warmup:
             clock["start"] = (time.perf_counter(), self.global_step)
+            clock["in_step"] = 0.0
+        entered = time.perf_counter()
         step(self, batch, batch_idx)
         clock["end"] = (time.perf_counter(), self.global_step + 1)
+        clock["in_step"] += clock["end"][0] - entered
 
     ganbench.module.GAN.training_step = timed_step
     from ganbench.cli import main
@@ -185,7 +193,23 @@ def worker_fit(fit_args: list[str], warmup: int) -> dict[str, float]:
     if main() != 0:
         raise RuntimeError("fit failed")
     (t0, i0), (t1, i1) = clock["start"], clock["end"]
-    return {"rate": (i1 - i0) / (t1 - t0)}
+    iterations = i1 - i0
+    # Outside training_step: Lightning's loop between two steps (fetching the batch, the batch hooks,
+    # the callbacks, its bookkeeping), per iteration.
+    return {"rate": iterations / (t1 - t0), "outside_step": (t1 - t0 - clock["in_step"]) / iterations}
+
+
+def worker_imports() -> dict[str, float]:
+    """Seconds each import adds at ``python -m ganbench``'s start, in the order a fit makes them: torch,
+    then torchmetrics (Lightning imports it to read its version), Lightning, then ganbench's CLI."""
+    import importlib
+
+    seconds = {}
+    for name in ("torch", "torchmetrics", "lightning.pytorch", "ganbench.cli"):
+        started = time.perf_counter()
+        importlib.import_module(name)
+        seconds[f"import_{name.split('.')[0]}"] = time.perf_counter() - started
+    return seconds
 
 
 def worker_floor(steps: int, warmup: int, root: str) -> dict[str, float]:
@@ -265,6 +289,9 @@ def worker_dcgan(kind: str, steps: int, warmup: int) -> dict[str, float]:
 
 
 def run_worker(args: argparse.Namespace) -> None:
+    if args.worker == "imports":  # before torch is imported here
+        print(json.dumps(worker_imports()), flush=True)
+        return
     import torch
 
     torch.set_num_threads(1)
@@ -310,11 +337,11 @@ def fit_args(steps: int, root: Path, extra: list[str]) -> list[str]:
     ]  # fmt: skip
 
 
-def timed_fit(steps: int, warmup: int, root: Path, extra: list[str]) -> tuple[float, float]:
-    """(steady it/s, wall seconds of the whole process) of one ``fit`` in a fresh process."""
+def timed_fit(steps: int, warmup: int, root: Path, extra: list[str]) -> tuple[dict[str, float], float]:
+    """(steady timings, wall seconds of the whole process) of one ``fit`` in a fresh process."""
     started = time.perf_counter()
-    rate = _worker("--worker", "fit", "--warmup", str(warmup), "--", *fit_args(steps, root, extra))["rate"]
-    return rate, time.perf_counter() - started
+    timings = _worker("--worker", "fit", "--warmup", str(warmup), "--", *fit_args(steps, root, extra))
+    return timings, time.perf_counter() - started
 
 
 def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
@@ -332,12 +359,16 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
         fits["fit_no_bar"] = ["--trainer.enable_progress_bar=false"]
     if "compiled" not in skip:
         fits["compiled"] = ["--model.compile_step=true"]
+    if "log_every_step" not in skip:  # what logging the training scalars at every iteration costs
+        fits["fit_log_every_step"] = ["--trainer.log_every_n_steps=1"]
     for r in range(args.repeats):
         print(f"repeat {r + 1}/{args.repeats}", flush=True)
         add("plain", _worker("--worker", "plain", "--steps", str(args.plain_steps), "--warmup", "50")["rate"])
         for name, extra in fits.items():
-            rate, seconds = timed_fit(args.fit_steps, args.fit_warmup, tmp / f"{name}-{r}", extra)
+            timings, seconds = timed_fit(args.fit_steps, args.fit_warmup, tmp / f"{name}-{r}", extra)
+            rate = timings["rate"]
             add(f"{name}_steady", rate)
+            add(f"{name}_outside_step", timings["outside_step"])
             add(f"{name}_whole", args.fit_steps / seconds)
             add(f"{name}_fixed", seconds - args.fit_steps / rate)
         for key, value in _worker("--worker", "limit", "--sizes", args.sizes).items():
@@ -348,6 +379,8 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
         if "startup" not in skip:
             startup = fit_args(args.fit_steps, tmp / f"startup-{r}", [])
             add("startup", _worker("--worker", "startup", "--", *startup)["seconds"])
+            for key, value in _worker("--worker", "imports").items():
+                add(key, value)
         if "ensemble" not in skip:
             ensembles = {"": []}
             if "compiled" not in skip:
@@ -382,12 +415,20 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
         ("fit", "ganbench fit"),
         ("fit_no_bar", "ganbench fit --trainer.enable_progress_bar=false"),
         ("compiled", "ganbench fit --model.compile_step=true"),
+        ("fit_log_every_step", "ganbench fit --trainer.log_every_n_steps=1"),
     )
     for name, label in variants:
         if f"{name}_steady" in med:
             ratio = _median_ratio(runs, f"{name}_steady", "plain")
             steady = f"{label}, steady (iterations {args.fit_warmup + 1}-{long})"
             rows.append((steady, f"{med[f'{name}_steady']:.0f} it/s", f"{ratio:.2f}", ""))
+            if f"{name}_outside_step" in med:
+                outside = med[f"{name}_outside_step"]
+                pairs = zip(runs[f"{name}_outside_step"], runs[f"{name}_steady"], strict=True)
+                share = statistics.median(seconds * rate for seconds, rate in pairs)
+                rows.append((f"{label}, steady: Lightning's loop outside training_step (batch fetch, batch "
+                             "hooks, callbacks)", f"{outside * 1e3:.2f} ms per iteration", "",
+                             f"{share:.0%} of the iteration's time"))  # fmt: skip
             rows.append((f"{label}, whole run of {long} it", f"{med[f'{name}_whole']:.0f} it/s",
                          f"{_median_ratio(runs, f'{name}_whole', 'plain'):.2f}",
                          f"fixed cost {med[f'{name}_fixed']:.1f} s (start, last evaluation)"))  # fmt: skip
@@ -427,6 +468,13 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
                      "the most a loop under Lightning's Trainer gets: plain / (plain + this)"))  # fmt: skip
     if "startup" in med:
         rows.append(("`python -m ganbench fit` to its first iteration", f"{med['startup']:.1f} s", "", ""))
+    imports = [k for k in ("import_torch", "import_torchmetrics", "import_lightning", "import_ganbench")
+               if k in med]  # fmt: skip
+    if imports:
+        parts = ", ".join(f"{k.removeprefix('import_')} {med[k]:.1f} s" for k in imports)
+        total = sum(med[k] for k in imports)
+        rows.append(("of which imports, each after the ones before it (fresh process)", f"{total:.1f} s", "",
+                     f"{parts}; Lightning imports torchmetrics to read its version"))  # fmt: skip
     if "dcgan_plain" in med:
         rows.append((f"DCGAN-28 plain loop, batch {DCGAN_BATCH}", f"{med['dcgan_plain']:.2f} it/s", "", ""))
         dcgan = _median_ratio(runs, "dcgan_ganbench", "dcgan_plain")
@@ -498,7 +546,9 @@ def main() -> None:
     p.add_argument("--ensemble-iterations", default="40,12", help="iterations per ensemble size")
     p.add_argument("--dcgan-steps", type=int, default=30)
     p.add_argument(
-        "--skip", default="", help="comma list of: compiled, no_progress_bar, startup, ensemble, dcgan"
+        "--skip",
+        default="",
+        help="comma list of: compiled, no_progress_bar, log_every_step, startup, ensemble, dcgan",
     )
     p.add_argument("--out", help="write the Markdown report here")
     # Internal: one timing in this process.

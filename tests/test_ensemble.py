@@ -86,7 +86,8 @@ def test_every_objective_is_covered():
 def test_members_follow_their_single_seed_runs(tmp_path, request, case):
     extra, seeds = CASES[case]
     if case == "compile_step":
-        request.getfixturevalue("trace_only_compile")  # the stack's trace; Inductor is test_compiled_iteration's
+        # The stack's trace; Inductor's numerics are test_compiled_iteration's.
+        request.getfixturevalue("trace_only_compile")
     args = [*ARGS, *extra]
     run = build_ensemble(args, seeds, [tmp_path / f"member{s}" for s in seeds])
     run.run()

@@ -353,7 +353,8 @@ class OptimizerStepHook(Callback):
 def test_compiled_step_equals_the_eager_iteration(tmp_path, hooked, trace_only_compile):
     """compile_step under fit: the whole iteration as one graph (one process, fp32, no step hooks), else
     both forwards compiled under Lightning's updates with fused Adam; the losses follow eager's. Traced
-    without Inductor's code generation (trace_only_compile): Inductor's numerics are test_compiled_iteration's."""
+    without Inductor's code generation (trace_only_compile): Inductor's numerics are
+    test_compiled_iteration's."""
     data = lambda: GANDataModule(batch_size=64, seed=0)  # noqa: E731
     options = {"objective": "bce", "objective_options": {"flip_prob": 0.2}, "latent_dim": 8,
                "net_options": {"hidden": 32}, "ema_decay": 0.9}  # fmt: skip
