@@ -59,6 +59,8 @@ DCGAN_SHAPE, DCGAN_LATENT, DCGAN_BATCH = (1, 28, 28), 100, 64  # configs/mnist/d
 # ring8's config decays both learning rates over the second half of its budget; the plain loop keeps
 # them constant, so every ganbench run here does too: the same step on both sides.
 SAME_STEP = ["--model.lr_decay_start=null"]
+# What `python -m ganbench fit` imports at its start, in order (Lightning imports torchmetrics).
+STARTUP_IMPORTS = ("torch", "torchmetrics", "lightning.pytorch", "ganbench.cli")
 
 TARGETS = {  # issue 16
     "fit": ("ganbench fit (steady) / plain", 0.95),
@@ -205,11 +207,15 @@ def worker_imports() -> dict[str, float]:
     import importlib
 
     seconds = {}
-    for name in ("torch", "torchmetrics", "lightning.pytorch", "ganbench.cli"):
+    for name in STARTUP_IMPORTS:
         started = time.perf_counter()
         importlib.import_module(name)
-        seconds[f"import_{name.split('.')[0]}"] = time.perf_counter() - started
+        seconds[_import_key(name)] = time.perf_counter() - started
     return seconds
+
+
+def _import_key(module: str) -> str:
+    return f"import_{module.split('.')[0]}"
 
 
 def worker_floor(steps: int, warmup: int, root: str) -> dict[str, float]:
@@ -468,8 +474,7 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
                      "the most a loop under Lightning's Trainer gets: plain / (plain + this)"))  # fmt: skip
     if "startup" in med:
         rows.append(("`python -m ganbench fit` to its first iteration", f"{med['startup']:.1f} s", "", ""))
-    imports = [k for k in ("import_torch", "import_torchmetrics", "import_lightning", "import_ganbench")
-               if k in med]  # fmt: skip
+    imports = [_import_key(name) for name in STARTUP_IMPORTS if _import_key(name) in med]
     if imports:
         parts = ", ".join(f"{k.removeprefix('import_')} {med[k]:.1f} s" for k in imports)
         total = sum(med[k] for k in imports)
