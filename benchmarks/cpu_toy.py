@@ -23,6 +23,8 @@ non-saturating, Adam):
 - fit without Lightning's progress bar (``--trainer.enable_progress_bar=false``): what its refresh at
   every iteration costs;
 - compiled: the same with ``--model.compile_step=true`` (compilation is in the fixed cost);
+- fit and compiled fit with ``--model.iterations_per_step=10`` (``GROUPED``): ten iterations per
+  Lightning training step, the same iterations, so Lightning's per-step work is paid once per ten;
 - fit logging its training scalars at every iteration (``--trainer.log_every_n_steps=1``; ring8 logs
   every 50th): what Lightning's ``log_dict`` costs per logged iteration;
 - for each fit, the time per iteration spent in Lightning's loop outside ``training_step`` (fetching
@@ -59,12 +61,16 @@ DCGAN_SHAPE, DCGAN_LATENT, DCGAN_BATCH = (1, 28, 28), 100, 64  # configs/mnist/d
 # ring8's config decays both learning rates over the second half of its budget; the plain loop keeps
 # them constant, so every ganbench run here does too: the same step on both sides.
 SAME_STEP = ["--model.lr_decay_start=null"]
+# Iterations per Lightning training step in the grouped fits (divides ring8's intervals).
+GROUPED = 10
 # What `python -m ganbench fit` imports at its start, in order (Lightning imports torchmetrics).
 STARTUP_IMPORTS = ("torch", "torchmetrics", "lightning.pytorch", "ganbench.cli")
 
 TARGETS = {  # issue 16
     "fit": ("ganbench fit (steady) / plain", 0.95),
     "compiled": ("compiled fit (steady) / plain", 1.5),
+    "fit_grouped": (f"ganbench fit --model.iterations_per_step={GROUPED} (steady) / plain", 0.95),
+    "compiled_grouped": (f"compiled fit --model.iterations_per_step={GROUPED} (steady) / plain", 1.5),
     "ensemble64": ("ensemble S=64 / one seed per process", 3.0),
     "ensemble256": ("ensemble S=256 / one seed per process", 1.0),
     "ensemble64_compiled": ("ensemble S=64, compile_step / one seed per process", 3.0),
@@ -180,12 +186,12 @@ def worker_fit(fit_args: list[str], warmup: int) -> dict[str, float]:
     step, clock = ganbench.module.GAN.training_step, {"in_step": 0.0}
 
     def timed_step(self: Any, batch: Any, batch_idx: int) -> None:
-        if batch_idx == warmup:
+        if self.global_step == warmup:  # iterations done (a step may run several)
             clock["start"] = (time.perf_counter(), self.global_step)
             clock["in_step"] = 0.0
         entered = time.perf_counter()
         step(self, batch, batch_idx)
-        clock["end"] = (time.perf_counter(), self.global_step + 1)
+        clock["end"] = (time.perf_counter(), self.global_step)
         clock["in_step"] += clock["end"][0] - entered
 
     ganbench.module.GAN.training_step = timed_step
@@ -365,6 +371,10 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
         fits["fit_no_bar"] = ["--trainer.enable_progress_bar=false"]
     if "compiled" not in skip:
         fits["compiled"] = ["--model.compile_step=true"]
+    if "grouped" not in skip:  # Lightning's per-step work spread over GROUPED iterations
+        fits["fit_grouped"] = [f"--model.iterations_per_step={GROUPED}"]
+        if "compiled" not in skip:
+            fits["compiled_grouped"] = ["--model.compile_step=true", f"--model.iterations_per_step={GROUPED}"]
     if "log_every_step" not in skip:  # what logging the training scalars at every iteration costs
         fits["fit_log_every_step"] = ["--trainer.log_every_n_steps=1"]
     for r in range(args.repeats):
@@ -421,6 +431,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
         ("fit", "ganbench fit"),
         ("fit_no_bar", "ganbench fit --trainer.enable_progress_bar=false"),
         ("compiled", "ganbench fit --model.compile_step=true"),
+        ("fit_grouped", f"ganbench fit --model.iterations_per_step={GROUPED}"),
+        ("compiled_grouped", f"ganbench fit --model.compile_step=true --model.iterations_per_step={GROUPED}"),
         ("fit_log_every_step", "ganbench fit --trainer.log_every_n_steps=1"),
     )
     for name, label in variants:
@@ -439,9 +451,9 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
                          f"{_median_ratio(runs, f'{name}_whole', 'plain'):.2f}",
                          f"fixed cost {med[f'{name}_fixed']:.1f} s (start, last evaluation)"))  # fmt: skip
     for size in (int(s) for s in args.sizes.split(",")):
-        for suffix, label, single in (
-            ("", "", "fit_steady"),
-            ("_compiled", ", compile_step", "compiled_steady"),
+        for suffix, label, single, grouped in (
+            ("", "", "fit_steady", "fit_grouped_steady"),
+            ("_compiled", ", compile_step", "compiled_steady", "compiled_grouped_steady"),
         ):
             key = f"ensemble{size}{suffix}"
             if key in med:
@@ -449,6 +461,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
                 note = f"{versus_fit:.2f}x one seed per process (fit steady)"
                 if suffix and single in runs:
                     note += f"; {_median_ratio(runs, key, single):.2f}x one compiled seed per process"
+                if grouped in runs:
+                    note += f"; {_median_ratio(runs, key, grouped):.2f}x with {GROUPED} iterations per step"
                 rows.append((f"seed ensemble S={size}{label}", f"{med[key]:.0f} seed-it/s",
                              f"{_median_ratio(runs, key, 'plain'):.2f}", note))  # fmt: skip
         if f"bmm{size}" in med and "flops" in med:
@@ -495,6 +509,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
     ratios = {
         "fit": _median_ratio(runs, "fit_steady", "plain"),
         "compiled": _median_ratio(runs, "compiled_steady", "plain"),
+        "fit_grouped": _median_ratio(runs, "fit_grouped_steady", "plain"),
+        "compiled_grouped": _median_ratio(runs, "compiled_grouped_steady", "plain"),
         "ensemble64": _median_ratio(runs, "ensemble64", "fit_steady"),
         "ensemble256": _median_ratio(runs, "ensemble256", "fit_steady"),
         "ensemble64_compiled": _median_ratio(runs, "ensemble64_compiled", "fit_steady"),
@@ -567,6 +583,8 @@ def main() -> None:
     if args.worker:
         run_worker(args)
         return
+    if args.fit_steps % GROUPED or args.fit_warmup % GROUPED:
+        p.error(f"--fit-steps and --fit-warmup: must be multiples of {GROUPED} (the grouped fits' steps)")
     before = _load()
     with tempfile.TemporaryDirectory() as tmp:
         runs = measure(args, Path(tmp))

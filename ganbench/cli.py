@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -97,6 +98,32 @@ def check_fit_settings(trainer: Any, resume_step: int | None) -> None:
         )
 
 
+def check_iterations_per_step(config: Any, resume_step: int | None) -> None:
+    """Callbacks and Lightning's logging see every K-th iteration when a training step runs K: every
+    interval in iterations (and a resumed checkpoint's step) must be a multiple of K."""
+    per_step = config.model.get("iterations_per_step", 1)
+    if isinstance(per_step, bool) or not isinstance(per_step, int) or per_step < 1:
+        raise ValueError(f"model.iterations_per_step: must be an integer >= 1, got {per_step}")
+    if per_step == 1:
+        return
+    intervals = {
+        "trainer.max_steps": config.trainer.max_steps,
+        "trainer.log_every_n_steps": config.trainer.log_every_n_steps,
+        "evaluation.every_n_iterations": config.evaluation.get("every_n_iterations"),
+        "checkpoint.every_n_train_steps": config.checkpoint.get("every_n_train_steps"),
+        "the resumed checkpoint's global_step": resume_step,
+    }
+    intervals = {name: value for name, value in intervals.items() if value is not None and value > 0}
+    unaligned = [f"{name}={value}" for name, value in intervals.items() if value % per_step]
+    if unaligned:
+        common = math.gcd(*intervals.values())
+        choices = ", ".join(str(k) for k in range(1, common + 1) if common % k == 0)
+        raise ValueError(
+            f"model.iterations_per_step: {per_step} does not divide {', '.join(unaligned)}; "
+            f"valid choices with these settings: {choices}"
+        )
+
+
 def launched_as_rank_zero() -> bool:
     """Whether this process is rank 0 of its launch (DDP children and torchrun ranks carry their rank
     in the environment before the trainer knows it)."""
@@ -151,6 +178,7 @@ class GanbenchCLI(LightningCLI):
             "data.batches_per_iteration",
             compute_fn=real_chunks_per_iteration,
         )
+        parser.link_arguments("model.iterations_per_step", "data.iterations_per_batch")
         parser.link_arguments("data.sample_shape", "model.sample_shape", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
@@ -160,6 +188,7 @@ class GanbenchCLI(LightningCLI):
             raise ValueError(f"trainer.max_steps: must be >= 0 (or -1 for no limit), got {trainer.max_steps}")
         if self.subcommand == "fit":
             check_fit_settings(trainer, self.resume_step)
+            check_iterations_per_step(config, self.resume_step)
         if config.get("num_threads") is not None:
             if config.num_threads < 1:
                 raise ValueError(f"num_threads: must be >= 1 or null, got {config.num_threads}")

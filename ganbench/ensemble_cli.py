@@ -58,8 +58,10 @@ def build_member(fit_args: Sequence[str], seed: int, run_dir: Path) -> tuple[Mem
     config = cli._resolved_config()
     evaluation = next(cb for cb in cli.trainer.callbacks if isinstance(cb, Evaluation))
     # iter() over the run's data loader, as the fit loop does: it draws the loader's base seed from
-    # torch's RNG, so the noise generator below starts where the run's first G(z) would.
-    batches = iter(cli.datamodule.train_dataloader())
+    # torch's RNG, so the noise generator below starts where the run's first G(z) would. One
+    # iteration's batch at a time: the ensemble's own loop has no per-step cost to spread over
+    # several (model.iterations_per_step only groups fit's batches; the iterations are the same).
+    batches = iter(cli.datamodule.batches_from(0))
     noise = torch.Generator()
     noise.set_state(torch.get_rng_state())
     member = Member(seed, run_dir, cli.model, cli.datamodule, config, batches, noise)

@@ -78,6 +78,12 @@ class GAN(LightningModule):
     real samples of one iteration: ``n_critic`` chunks, one per D step (the CLI links the data
     module's ``batches_per_iteration`` to the resolved n_critic times ``packing``).
 
+    ``iterations_per_step`` K > 1 runs K iterations in one Lightning ``training_step`` (as Keras's
+    ``steps_per_execution``): the batch then holds the K iterations' batches, and Lightning's per-batch
+    work (fetching, hooks, callbacks: about 1 ms on a CPU) is paid once per K iterations. The iterations,
+    their data and every logged, evaluated or saved number are those of K = 1; callbacks see every K-th
+    iteration, so K must divide every interval (the CLI checks it).
+
     Args:
         objective: registered objective name (``ganbench.objectives.OBJECTIVES``).
         objective_options: the objective's keyword options, e.g. ``{"real_label": 0.9}``.
@@ -113,6 +119,8 @@ class GAN(LightningModule):
             max-autotune-no-cudagraphs.
         channels_last: keep conv weights and image batches in channels-last memory format (faster
             convolutions with tensor cores; same arithmetic).
+        iterations_per_step: GAN iterations per Lightning training step (see above); the CLI links
+            ``data.iterations_per_batch`` to it.
     """
 
     def __init__(
@@ -137,6 +145,7 @@ class GAN(LightningModule):
         compile_mode: str = "default",
         compile_step: bool = False,
         channels_last: bool = False,
+        iterations_per_step: int = 1,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -155,6 +164,12 @@ class GAN(LightningModule):
             raise ValueError(f"model.ema_decay: must be in (0, 1) or null, got {ema_decay}")
         if latent_dim < 1:
             raise ValueError(f"model.latent_dim: must be >= 1, got {latent_dim}")
+        if (
+            isinstance(iterations_per_step, bool)
+            or not isinstance(iterations_per_step, int)
+            or iterations_per_step < 1
+        ):
+            raise ValueError(f"model.iterations_per_step: must be an integer >= 1, got {iterations_per_step}")
         if divergence_check_every < 1:
             raise ValueError(f"model.divergence_check_every: must be >= 1, got {divergence_check_every}")
 
@@ -275,8 +290,29 @@ class GAN(LightningModule):
             torch.optim.Adam(generator_params, lr=hp.lr_generator, **options),
         ]
 
-    def training_step(self, batch: Tensor, batch_idx: int) -> None:
+    def training_step(self, batch: Tensor | list[Tensor], batch_idx: int) -> None:
         loop = self._loop or self._build_loop()
+        iterations_per_step = self.hparams.get("iterations_per_step", 1)
+        batches = [batch] if iterations_per_step == 1 else batch
+        if not isinstance(batches, (list, tuple)) or len(batches) != iterations_per_step:
+            got = f"{len(batches)} batches" if isinstance(batches, (list, tuple)) else "one batch"
+            raise ValueError(
+                f"data.iterations_per_batch: a training step of model.iterations_per_step="
+                f"{iterations_per_step} got {got}; the CLI links them, set both to {iterations_per_step}"
+            )
+        done = 0
+        for real in batches:
+            if self.diverged_at is not None or 0 < self.trainer.max_steps <= self.global_step:
+                break
+            self._run_iteration(loop, real)
+            done += 1
+        if done > 1:
+            # Lightning counts one batch per training step (its log step and log interval); the
+            # iterations it did not see are added, so both count iterations as with one per step.
+            self.trainer.fit_loop.epoch_loop._batches_that_stepped += done - 1
+
+    def _run_iteration(self, loop: _LoopState, batch: Tensor) -> None:
+        """One GAN iteration on its real batch, with its logging and divergence check."""
         if batch.shape[0] % loop.chunks:
             raise ValueError(
                 f"data.batches_per_iteration: a batch of {batch.shape[0]} does not split into "

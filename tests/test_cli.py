@@ -239,6 +239,13 @@ def one_line_error(capsys) -> str:
         (["--trainer.devices=0"], "error: trainer.devices: "),
         (["--seed_everything=-1"], "error: seed_everything: "),
         (["--trainer.default_root_dir="], "error: trainer.default_root_dir: empty"),
+        (["--model.iterations_per_step=0"], "error: model.iterations_per_step: must be an integer >= 1"),
+        (
+            # ring8: max_steps 10000, log every 50, evaluation and checkpoints every 1000
+            ["--model.iterations_per_step=20"],
+            "error: model.iterations_per_step: 20 does not divide trainer.log_every_n_steps=50; "
+            "valid choices with these settings: 1, 2, 5, 10, 25, 50",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch, args, expected):

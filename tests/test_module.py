@@ -70,6 +70,13 @@ def test_mismatched_batches_per_iteration_is_a_clear_error(tmp_path):
         make_trainer(tmp_path, max_steps=1).fit(model, data)
 
 
+def test_iterations_per_step_unlinked_from_the_data_is_a_clear_error(tmp_path):
+    model = GAN(objective="nonsaturating", iterations_per_step=2)
+    data = GANDataModule(batch_size=16)  # one iteration's batch per step
+    with pytest.raises(ValueError, match="data.iterations_per_batch: .* got one batch; .* set both to 2"):
+        make_trainer(tmp_path, max_steps=2).fit(model, data)
+
+
 def test_short_run_really_trains_on_the_ring(tmp_path):
     """A few hundred iterations move G's samples from the origin onto the ring's modes."""
     torch.manual_seed(0)
@@ -101,9 +108,17 @@ def test_ema_tracks_generator_and_is_used_for_evaluation(tmp_path):
     assert torch.isfinite(averaged).all()
 
 
-def test_divergence_stops_the_run_and_is_recorded(tmp_path):
-    model = GAN(objective="nonsaturating", lr_generator=1e-3, divergence_check_every=1)
-    data = GANDataModule(batch_size=16)
+@pytest.mark.parametrize("iterations_per_step", [1, 2])
+def test_divergence_stops_the_run_and_is_recorded(tmp_path, iterations_per_step):
+    # With two iterations per step, the divergence at iteration 3 lands inside a step: the step stops
+    # there too, with the same state as one iteration per step.
+    model = GAN(
+        objective="nonsaturating",
+        lr_generator=1e-3,
+        divergence_check_every=1,
+        iterations_per_step=iterations_per_step,
+    )
+    data = GANDataModule(batch_size=16, iterations_per_batch=iterations_per_step)
 
     from ganbench.runs.checkpoint import RunCheckpoint
 
@@ -122,7 +137,8 @@ def test_divergence_stops_the_run_and_is_recorded(tmp_path):
     assert model.diverged_at == 3
     assert trainer.global_step == 3
     kept = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
-    assert kept["global_step"] == 2  # the last finite state, not the diverged one
+    # The last finite state, not the diverged one (steps end at iterations 2, 4, ... with two per step).
+    assert kept["global_step"] == 2
     assert all(torch.isfinite(v).all() for v in kept["state_dict"].values() if v.is_floating_point())
 
 
@@ -139,6 +155,7 @@ def test_divergence_stops_the_run_and_is_recorded(tmp_path):
         ({"ema_decay": 1.0}, "model.ema_decay"),
         ({"compile_mode": "fastest"}, "model.compile_mode"),
         ({"objective": "wasserstein_gp", "compile": True}, "model.compile"),
+        ({"iterations_per_step": 0}, "model.iterations_per_step"),
     ],
 )
 def test_bad_arguments_name_the_field(kwargs, field):
@@ -262,7 +279,12 @@ class BackwardHook(Callback):
 def trained_state(tmp_path, steps: int, callbacks=(), **model_options) -> tuple[GAN, dict[str, torch.Tensor]]:
     seed_everything(0)
     module = GAN(latent_dim=8, net_options={"hidden": 16}, **model_options)
-    data = GANDataModule(batch_size=32, seed=0, batches_per_iteration=module.n_critic)
+    data = GANDataModule(
+        batch_size=32,
+        seed=0,
+        batches_per_iteration=module.n_critic,
+        iterations_per_batch=module.hparams.iterations_per_step,
+    )
     trainer = make_trainer(tmp_path, steps, list(callbacks), log_every_n_steps=2)
     trainer.fit(module, data)
     assert trainer.global_step == steps
@@ -281,6 +303,24 @@ def test_direct_updates_equal_lightnings_bit_for_bit(tmp_path, options):
     assert direct_state.keys() == routed_state.keys()
     for name, value in direct_state.items():
         assert torch.equal(value, routed_state[name]), name
+
+
+@pytest.mark.parametrize(
+    "options, hooked",
+    [({}, False), ({"n_critic": 2, "ema_decay": 0.9}, False), ({}, True), ({"compile_step": True}, False)],
+)
+def test_several_iterations_per_step_are_the_same_iterations(tmp_path, request, options, hooked):
+    """Two iterations per training step: the same weights, bit for bit, on the direct, Lightning's
+    (hooked) and compiled update paths."""
+    if options.get("compile_step"):
+        request.getfixturevalue("trace_only_compile")
+    callbacks = lambda: [BackwardHook()] if hooked else []  # noqa: E731
+    _, one_state = trained_state(tmp_path / "one", 6, callbacks(), **options)
+    grouped, grouped_state = trained_state(tmp_path / "two", 6, callbacks(), iterations_per_step=2, **options)
+    assert grouped.trainer.fit_loop.epoch_loop.batch_progress.total.completed == 3  # three steps
+    assert one_state.keys() == grouped_state.keys()
+    for name, value in one_state.items():
+        assert torch.equal(value, grouped_state[name]), name
 
 
 def test_fit_runs_the_update_rule_it_is_given(tmp_path, monkeypatch):

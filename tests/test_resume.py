@@ -84,6 +84,29 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(runs):
     ]
 
 
+def test_several_iterations_per_step_train_and_log_as_one_per_step(runs, ganbench_cli):
+    # Ten iterations per Lightning step, interrupted at 40 and resumed to 60: every number, log row and
+    # checkpoint is the one-iteration-per-step run's.
+    root, full = runs["root"], runs["full"]
+    grouped = ["--model.iterations_per_step=10", *LOGGED]
+    fit(root / "grouped", "--trainer.max_steps=40", *grouped, cli=ganbench_cli, WANDB_MODE="disabled")
+    resumed = fit(
+        root / "grouped",
+        "--trainer.max_steps=60",
+        f"--ckpt_path={root / 'grouped' / 'checkpoints' / 'last.ckpt'}",
+        *grouped,
+        cli=ganbench_cli,
+        WANDB_MODE="disabled",
+    )
+    assert resumed["iterations"] == 60
+    assert resumed["metrics"] == full["metrics"]
+    assert resumed["history"] == full["history"]
+    log = Path("train_log") / "metrics.csv"
+    assert (root / "grouped" / log).read_text() == (root / "full" / log).read_text()
+    checkpoints = sorted(p.name for p in (root / "grouped" / "checkpoints").iterdir())
+    assert checkpoints == sorted(p.name for p in (root / "full" / "checkpoints").iterdir())
+
+
 def test_same_seed_same_metrics_and_other_seed_differs(runs):
     # Two processes of seed 0 (60 and 40 iterations, constant rates) evaluate the same at 20 and 40.
     full, first, other = runs["full"], runs["first"], runs["other_seed"]

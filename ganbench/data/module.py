@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
 import torch
@@ -69,6 +70,23 @@ class SampledSource:
         return DataLoader(CounterSampledBatches(self.dataset, batch_size, seed, rank, start), batch_size=None)
 
 
+class IterationGroups:
+    """The batches of ``loader`` in lists of ``size`` consecutive ones: one list per training step
+    when a step runs several GAN iterations (``model.iterations_per_step``)."""
+
+    def __init__(self, loader: Iterable[Tensor], size: int) -> None:
+        self.loader, self.size = loader, size
+
+    def __iter__(self) -> Iterator[list[Tensor]]:
+        # iter() of the loader now, not at the first group: a DataLoader draws its base seed from
+        # torch's RNG there, before the training's first noise draw, as without grouping.
+        return self._groups(iter(self.loader))
+
+    def _groups(self, batches: Iterator[Tensor]) -> Iterator[list[Tensor]]:
+        while group := list(itertools.islice(batches, self.size)):
+            yield group
+
+
 class _EvaluationTrigger(IterableDataset):
     """One placeholder batch: validate/test run their metrics in the Evaluation callback."""
 
@@ -85,6 +103,8 @@ class GANDataModule(LightningDataModule):
         batch_size: real samples per discriminator step.
         batches_per_iteration: D steps per iteration (n_critic); the CLI links it to the model.
         seed: data seed; the CLI links it to ``seed_everything``.
+        iterations_per_batch: iterations whose batches one training batch carries, as a list; the
+            CLI links it to ``model.iterations_per_step``. Batch i of the list is iteration i's batch.
     """
 
     def __init__(
@@ -94,18 +114,22 @@ class GANDataModule(LightningDataModule):
         batch_size: int = 256,
         batches_per_iteration: int = 1,
         seed: int = 0,
+        iterations_per_batch: int = 1,
     ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"data.batch_size: must be >= 1, got {batch_size}")
         if batches_per_iteration < 1:
             raise ValueError(f"data.batches_per_iteration: must be >= 1, got {batches_per_iteration}")
+        if iterations_per_batch < 1:
+            raise ValueError(f"data.iterations_per_batch: must be >= 1, got {iterations_per_batch}")
         self.save_hyperparameters()
         built = DATASETS.build(dataset, dataset_options or {}, field="data.dataset")
         self.source: DataSource = built if hasattr(built, "train_dataloader") else SampledSource(built)
         self.batch_size = batch_size
         self.batches_per_iteration = batches_per_iteration
         self.seed = seed
+        self.iterations_per_batch = iterations_per_batch
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -116,11 +140,14 @@ class GANDataModule(LightningDataModule):
         """The registered dataset itself (a toy mixture, an image source): what metrics compare with."""
         return getattr(self.source, "dataset", self.source)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader | IterationGroups:
         trainer = self.trainer
         rank = trainer.global_rank if trainer is not None else 0
         start = trainer.global_step if trainer is not None else 0  # the iteration a resumed run starts at
-        return self.batches_from(start, rank)
+        batches = self.batches_from(start, rank)
+        return (
+            batches if self.iterations_per_batch == 1 else IterationGroups(batches, self.iterations_per_batch)
+        )
 
     def batches_from(self, start: int, rank: int = 0) -> DataLoader:
         """The training batches from iteration ``start`` on: what a run resumed at ``start`` draws."""

@@ -76,6 +76,7 @@ class RunProgressBar(TQDMProgressBar):
         self.interactive = sys.stderr.isatty() if interactive is None else interactive
         self.line_every = line_every
         self._started = time.monotonic()
+        self._lines_done = 0  # multiples of the line interval passed (set from the start step)
 
     def get_metrics(self, trainer: Any, pl_module: Any) -> dict[str, Any]:
         return progress_metrics(trainer.callback_metrics)
@@ -88,6 +89,7 @@ class RunProgressBar(TQDMProgressBar):
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         self._started = time.monotonic()
+        self._lines_done = trainer.global_step // self._every(trainer)
         if self.interactive:
             super().on_train_start(trainer, pl_module)
 
@@ -96,11 +98,17 @@ class RunProgressBar(TQDMProgressBar):
             super().on_train_epoch_start(trainer, *args)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
-        if self.interactive:
-            super().on_train_batch_end(trainer, pl_module, *args)
-            return
         step = trainer.global_step
-        if step % self._every(trainer) == 0 or step == trainer.max_steps:
+        if self.interactive:
+            outputs, batch, batch_idx = args
+            # tqdm counts iterations, also when a training step runs several (model.iterations_per_step).
+            per_step = pl_module.hparams.get("iterations_per_step", 1)
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, (batch_idx + 1) * per_step - 1)
+            return
+        # A line each time the iterations pass a multiple of the interval (a step may run several).
+        lines_done = step // self._every(trainer)
+        if lines_done > self._lines_done or step == trainer.max_steps:
+            self._lines_done = lines_done
             total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else "?"
             shown = "  ".join(f"{k} {v}" for k, v in progress_metrics(trainer.callback_metrics).items())
             seconds = time.monotonic() - self._started

@@ -3,11 +3,13 @@
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 import yaml
 
 from ganbench.cli import main
-from ganbench.runs.terminal import headline_key, progress_metrics, results_table, run_summary
+from ganbench.runs.terminal import RunProgressBar, headline_key, progress_metrics, results_table, run_summary
 
 REPO = Path(__file__).resolve().parents[2]
 RING = str(REPO / "configs" / "toy" / "ring8.yaml")
@@ -71,6 +73,20 @@ def test_fit_in_a_log_is_quiet_and_ends_with_its_result(tmp_path, ganbench_cli):
     summary = result.stdout.split("result:")[-1]
     assert "completed" in summary and "200" in summary and str(tmp_path / "run") in summary
     assert "wasserstein_1" in summary
+
+
+@pytest.mark.parametrize(
+    "per_step, shown", [(1, [25, 50, 75, 100]), (10, [30, 50, 80, 100]), (20, [40, 60, 80, 100])]
+)
+def test_a_log_line_each_time_the_iterations_pass_the_interval(capsys, per_step, shown):
+    bar = RunProgressBar(line_every=25, interactive=False)
+    trainer = SimpleNamespace(global_step=0, max_steps=100, callback_metrics={})
+    bar.on_train_start(trainer, None)
+    for step in range(per_step, 101, per_step):  # a step of several iterations ends on a multiple
+        trainer.global_step = step
+        bar.on_train_batch_end(trainer, None, None, None, step // per_step - 1)
+    lines = capsys.readouterr().err.splitlines()
+    assert [int(line.split()[1].split("/")[0]) for line in lines] == shown
 
 
 def write_record(run_dir: Path, **record) -> Path:
