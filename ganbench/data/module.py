@@ -78,11 +78,10 @@ class IterationGroups:
         self.loader, self.size = loader, size
 
     def __iter__(self) -> Iterator[list[Tensor]]:
-        # iter() of the loader now, not at the first group: a DataLoader draws its base seed from
-        # torch's RNG there, before the training's first noise draw, as without grouping.
-        return self._groups(iter(self.loader))
-
-    def _groups(self, batches: Iterator[Tensor]) -> Iterator[list[Tensor]]:
+        # A generator: the loader's iter() runs at the first group, not here. Lightning calls iter() once
+        # more on an iterable that is not a DataLoader (to check it is one), and a DataLoader's iter()
+        # draws its base seed from torch's RNG: eagerly, that extra draw would shift G's noise.
+        batches = iter(self.loader)
         while group := list(itertools.islice(batches, self.size)):
             yield group
 
