@@ -220,7 +220,15 @@ class GanbenchCLI(LightningCLI):
         # LightningCLI reads the model's hyperparameters from the checkpoint at parse time and lets
         # them override the config; check first that the checkpoint is readable and of the same GAN.
         self._check_checkpoint()
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else None
+        per_step = config.model.get("iterations_per_step", 1) if config is not None else None
         super()._parse_ckpt_path()
+        if per_step is not None:
+            # How many iterations a step runs changes no number: this run's setting, not the checkpoint's.
+            config = self.config[subcommand]
+            config.model.iterations_per_step = per_step
+            config.data.iterations_per_batch = per_step
 
     def _check_checkpoint(self) -> None:
         """A missing, corrupt or foreign checkpoint is a one-line error before anything is written."""

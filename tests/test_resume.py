@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 RING = str(REPO / "configs" / "toy" / "ring8.yaml")
@@ -85,19 +86,23 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(runs):
 
 
 def test_several_iterations_per_step_train_and_log_as_one_per_step(runs, ganbench_cli):
-    # Ten iterations per Lightning step, interrupted at 40 and resumed to 60: every number, log row and
-    # checkpoint is the one-iteration-per-step run's.
+    # Ten iterations per Lightning step, interrupted at 40 and resumed to 60 with five (the resumed run's
+    # own setting, not its checkpoint's): every number, log row and checkpoint is the
+    # one-iteration-per-step run's.
     root, full = runs["root"], runs["full"]
-    grouped = ["--model.iterations_per_step=10", *LOGGED]
-    fit(root / "grouped", "--trainer.max_steps=40", *grouped, cli=ganbench_cli, WANDB_MODE="disabled")
+    first = ["--trainer.max_steps=40", "--model.iterations_per_step=10"]
+    fit(root / "grouped", *first, *LOGGED, cli=ganbench_cli, WANDB_MODE="disabled")
     resumed = fit(
         root / "grouped",
         "--trainer.max_steps=60",
+        "--model.iterations_per_step=5",
         f"--ckpt_path={root / 'grouped' / 'checkpoints' / 'last.ckpt'}",
-        *grouped,
+        *LOGGED,
         cli=ganbench_cli,
         WANDB_MODE="disabled",
     )
+    saved = yaml.safe_load((root / "grouped" / "config.yaml").read_text())
+    assert saved["model"]["iterations_per_step"] == 5
     assert resumed["iterations"] == 60
     assert resumed["metrics"] == full["metrics"]
     assert resumed["history"] == full["history"]

@@ -175,3 +175,16 @@ def test_n_critic_is_resolved_in_one_place():
     assert resolve_n_critic(build_objective("hinge"), 3) == 3
     with pytest.raises(ValueError, match="model.n_critic"):
         resolve_n_critic(build_objective("hinge"), 0)
+
+
+def test_first_nonfinite_records_the_first_iteration_a_loss_went_nan_or_inf_per_member():
+    from ganbench.step import first_nonfinite
+
+    nan, inf = float("nan"), float("inf")
+    first = torch.tensor([-1, -1, 3, -1, -1, -1])
+    stats = {
+        "d_loss": torch.tensor([1.0, nan, nan, inf, 1.0, 2e38]),
+        "g_loss": torch.tensor([1.0, 1.0, 1.0, -inf, inf, 2e38]),
+    }
+    # finite; NaN in D; already recorded at 3 (kept); inf - inf; inf in G; finite losses past float's range
+    assert first_nonfinite(first, 7, stats).tolist() == [-1, 7, 3, 7, 7, 7]
