@@ -340,10 +340,12 @@ def norm_of(tensors: Sequence[Tensor], batch_dims: int = 1) -> Tensor:
 def first_nonfinite(first: Tensor, iteration: int, stats: dict[str, Tensor]) -> Tensor:
     """Device-side record of the first iteration whose losses went NaN/inf (-1: none), per member.
 
-    Five small ops an iteration (a tiny op costs ~20 us on a CPU): the losses' sum is non-finite when
-    either loss is (or when finite losses sum past float's range, ~3e38, which is a divergence too).
+    Five small ops an iteration (a tiny op costs ~20 us on a CPU): the losses' float32 sum is non-finite
+    when either loss is (or when finite losses sum past float32's range, ~3e38: a divergence too).
     """
-    finite = torch.isfinite(stats["d_loss"] + stats["g_loss"])
+    finite = torch.isfinite(
+        stats["d_loss"].float() + stats["g_loss"].float()
+    )  # fp16 losses may sum past 65504
     return torch.where(finite | (first >= 0), first, iteration)
 
 

@@ -188,3 +188,10 @@ def test_first_nonfinite_records_the_first_iteration_a_loss_went_nan_or_inf_per_
     }
     # finite; NaN in D; already recorded at 3 (kept); inf - inf; inf in G; finite losses past float's range
     assert first_nonfinite(first, 7, stats).tolist() == [-1, 7, 3, 7, 7, 7]
+    half = {
+        "d_loss": torch.tensor([40000.0], dtype=torch.half),
+        "g_loss": torch.tensor([40000.0], dtype=torch.half),
+    }
+    assert first_nonfinite(torch.tensor([-1]), 7, half).tolist() == [
+        -1
+    ]  # finite fp16 losses past fp16's range
