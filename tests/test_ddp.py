@@ -48,6 +48,9 @@ def test_cli_ddp_fit_writes_one_record(tmp_path):
             "--trainer.accelerator=cpu",
             "--trainer.devices=2",
             "--trainer.max_steps=20",
+            # Five iterations per Lightning step: DDP's update path (Lightning's) counts them as one per
+            # step does (the probe above runs one per step).
+            "--model.iterations_per_step=5",
             "--evaluation.every_n_iterations=10",
             "--evaluation.num_samples=200",
             "--trainer.logger=false",
