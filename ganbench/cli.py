@@ -21,7 +21,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from ganbench.data import GANDataModule
 from ganbench.evaluation.callback import Evaluation
-from ganbench.module import GAN
+from ganbench.module import GAN, valid_iterations_per_step
 from ganbench.objectives import build_objective
 from ganbench.runs.checkpoint import RunCheckpoint, use_atomic_checkpoints
 from ganbench.runs.csv_logger import RunCSVLogger
@@ -101,9 +101,7 @@ def check_fit_settings(trainer: Any, resume_step: int | None) -> None:
 def check_iterations_per_step(config: Any, resume_step: int | None) -> None:
     """Callbacks and Lightning's logging see every K-th iteration when a training step runs K: every
     interval in iterations (and a resumed checkpoint's step) must be a multiple of K."""
-    per_step = config.model.get("iterations_per_step", 1)
-    if isinstance(per_step, bool) or not isinstance(per_step, int) or per_step < 1:
-        raise ValueError(f"model.iterations_per_step: must be an integer >= 1, got {per_step}")
+    per_step = valid_iterations_per_step(config.model.get("iterations_per_step", 1))
     if per_step == 1:
         return
     intervals = {

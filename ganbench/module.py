@@ -164,12 +164,7 @@ class GAN(LightningModule):
             raise ValueError(f"model.ema_decay: must be in (0, 1) or null, got {ema_decay}")
         if latent_dim < 1:
             raise ValueError(f"model.latent_dim: must be >= 1, got {latent_dim}")
-        if (
-            isinstance(iterations_per_step, bool)
-            or not isinstance(iterations_per_step, int)
-            or iterations_per_step < 1
-        ):
-            raise ValueError(f"model.iterations_per_step: must be an integer >= 1, got {iterations_per_step}")
+        valid_iterations_per_step(iterations_per_step)
         if divergence_check_every < 1:
             raise ValueError(f"model.divergence_check_every: must be >= 1, got {divergence_check_every}")
 
@@ -460,6 +455,13 @@ class _LoopState:
     schedulers: list[Any]
     runtime_check: Callable[[], contextlib.AbstractContextManager[Any]]
     compiled: CompiledIteration | None = None
+
+
+def valid_iterations_per_step(value: Any) -> int:
+    """``model.iterations_per_step``, or a one-line error unless it is an integer >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"model.iterations_per_step: must be an integer >= 1, got {value}")
+    return value
 
 
 def _overrides(obj: Any, base: type, name: str) -> bool:
