@@ -15,18 +15,20 @@ non-saturating, Adam):
   drawn the way the data module draws it (a generator seeded by ``batch_seed``), D frozen in G's step;
   timed in the process after a warm-up;
 - fit: ``python -m ganbench fit --config configs/toy/ring8.yaml`` with no periodic evaluation, no
-  checkpoint and no logger, and constant learning rates as in the plain loop (``SAME_STEP``), run by
-  ganbench's own ``main`` in a fresh process: steady state = the
+  checkpoint and no logger (its default ``--model.iterations_per_step=auto`` runs ten iterations per
+  Lightning training step here, ``AUTO_PER_STEP``), and constant learning rates as in the plain loop
+  (``SAME_STEP``), run by ganbench's own ``main`` in a fresh process: steady state = the
   iterations after ``--fit-warmup`` over their time, clocked inside (Lightning's loop, data loading and
   callbacks included; a difference of two runs' wall times drowned in the noise of a shared machine);
   whole run = the iterations over the process's wall time (start and the final evaluation included);
 - fit without Lightning's progress bar (``--trainer.enable_progress_bar=false``): what its refresh at
   every iteration costs;
 - compiled: the same with ``--model.compile_step=true`` (compilation is in the fixed cost);
-- fit and compiled fit with ``--model.iterations_per_step=10`` (``GROUPED``): ten iterations per
-  Lightning training step, the same iterations, so Lightning's per-step work is paid once per ten;
+- fit and compiled fit with ``--model.iterations_per_step=1``: one iteration per Lightning training
+  step, the same iterations, so Lightning's per-step work is paid at every iteration;
 - fit logging its training scalars at every iteration (``--trainer.log_every_n_steps=1``; ring8 logs
-  every 50th): what Lightning's ``log_dict`` costs per logged iteration;
+  every 50th): what Lightning's ``log_dict`` costs per logged iteration (``auto`` is then one
+  iteration per step);
 - for each fit, the time per iteration spent in Lightning's loop outside ``training_step`` (fetching
   the batch, the batch hooks, the callbacks, the loop's bookkeeping);
 - startup: ``python -m ganbench fit`` to the first training iteration (a process of its own), and the
@@ -61,16 +63,18 @@ DCGAN_SHAPE, DCGAN_LATENT, DCGAN_BATCH = (1, 28, 28), 100, 64  # configs/mnist/d
 # ring8's config decays both learning rates over the second half of its budget; the plain loop keeps
 # them constant, so every ganbench run here does too: the same step on both sides.
 SAME_STEP = ["--model.lr_decay_start=null"]
-# Iterations per Lightning training step in the grouped fits (divides ring8's intervals).
-GROUPED = 10
+# Iterations per Lightning training step that fit's default (auto) picks for these runs: the largest
+# divisor of their intervals up to ganbench.cli.AUTO_ITERATIONS_PER_STEP (tests/test_benchmarks_cpu_toy.py).
+AUTO_PER_STEP = 10
+ONE_PER_STEP = "--model.iterations_per_step=1"
 # What `python -m ganbench fit` imports at its start, in order (Lightning imports torchmetrics).
 STARTUP_IMPORTS = ("torch", "torchmetrics", "lightning.pytorch", "ganbench.cli")
 
 TARGETS = {  # issue 16
     "fit": ("ganbench fit (steady) / plain", 0.95),
     "compiled": ("compiled fit (steady) / plain", 1.5),
-    "fit_grouped": (f"ganbench fit --model.iterations_per_step={GROUPED} (steady) / plain", 0.95),
-    "compiled_grouped": (f"compiled fit --model.iterations_per_step={GROUPED} (steady) / plain", 1.5),
+    "fit_one_per_step": (f"ganbench fit {ONE_PER_STEP} (steady) / plain", 0.95),
+    "compiled_one_per_step": (f"compiled fit {ONE_PER_STEP} (steady) / plain", 1.5),
     "ensemble64": ("ensemble S=64 / one seed per process", 3.0),
     "ensemble256": ("ensemble S=256 / one seed per process", 1.0),
     "ensemble64_compiled": ("ensemble S=64, compile_step / one seed per process", 3.0),
@@ -371,10 +375,10 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
         fits["fit_no_bar"] = ["--trainer.enable_progress_bar=false"]
     if "compiled" not in skip:
         fits["compiled"] = ["--model.compile_step=true"]
-    if "grouped" not in skip:  # Lightning's per-step work spread over GROUPED iterations
-        fits["fit_grouped"] = [f"--model.iterations_per_step={GROUPED}"]
+    if "one_per_step" not in skip:  # Lightning's per-step work at every iteration
+        fits["fit_one_per_step"] = [ONE_PER_STEP]
         if "compiled" not in skip:
-            fits["compiled_grouped"] = ["--model.compile_step=true", f"--model.iterations_per_step={GROUPED}"]
+            fits["compiled_one_per_step"] = ["--model.compile_step=true", ONE_PER_STEP]
     if "log_every_step" not in skip:  # what logging the training scalars at every iteration costs
         fits["fit_log_every_step"] = ["--trainer.log_every_n_steps=1"]
     for r in range(args.repeats):
@@ -431,8 +435,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
         ("fit", "ganbench fit"),
         ("fit_no_bar", "ganbench fit --trainer.enable_progress_bar=false"),
         ("compiled", "ganbench fit --model.compile_step=true"),
-        ("fit_grouped", f"ganbench fit --model.iterations_per_step={GROUPED}"),
-        ("compiled_grouped", f"ganbench fit --model.compile_step=true --model.iterations_per_step={GROUPED}"),
+        ("fit_one_per_step", f"ganbench fit {ONE_PER_STEP}"),
+        ("compiled_one_per_step", f"ganbench fit --model.compile_step=true {ONE_PER_STEP}"),
         ("fit_log_every_step", "ganbench fit --trainer.log_every_n_steps=1"),
     )
     for name, label in variants:
@@ -451,9 +455,9 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
                          f"{_median_ratio(runs, f'{name}_whole', 'plain'):.2f}",
                          f"fixed cost {med[f'{name}_fixed']:.1f} s (start, last evaluation)"))  # fmt: skip
     for size in (int(s) for s in args.sizes.split(",")):
-        for suffix, label, single, grouped in (
-            ("", "", "fit_steady", "fit_grouped_steady"),
-            ("_compiled", ", compile_step", "compiled_steady", "compiled_grouped_steady"),
+        for suffix, label, single, one_per_step in (
+            ("", "", "fit_steady", "fit_one_per_step_steady"),
+            ("_compiled", ", compile_step", "compiled_steady", "compiled_one_per_step_steady"),
         ):
             key = f"ensemble{size}{suffix}"
             if key in med:
@@ -461,8 +465,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
                 note = f"{versus_fit:.2f}x one seed per process (fit steady)"
                 if suffix and single in runs:
                     note += f"; {_median_ratio(runs, key, single):.2f}x one compiled seed per process"
-                if grouped in runs:
-                    note += f"; {_median_ratio(runs, key, grouped):.2f}x with {GROUPED} iterations per step"
+                if one_per_step in runs:
+                    note += f"; {_median_ratio(runs, key, one_per_step):.2f}x with one iteration per step"
                 rows.append((f"seed ensemble S={size}{label}", f"{med[key]:.0f} seed-it/s",
                              f"{_median_ratio(runs, key, 'plain'):.2f}", note))  # fmt: skip
         if f"bmm{size}" in med and "flops" in med:
@@ -509,8 +513,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
     ratios = {
         "fit": _median_ratio(runs, "fit_steady", "plain"),
         "compiled": _median_ratio(runs, "compiled_steady", "plain"),
-        "fit_grouped": _median_ratio(runs, "fit_grouped_steady", "plain"),
-        "compiled_grouped": _median_ratio(runs, "compiled_grouped_steady", "plain"),
+        "fit_one_per_step": _median_ratio(runs, "fit_one_per_step_steady", "plain"),
+        "compiled_one_per_step": _median_ratio(runs, "compiled_one_per_step_steady", "plain"),
         "ensemble64": _median_ratio(runs, "ensemble64", "fit_steady"),
         "ensemble256": _median_ratio(runs, "ensemble256", "fit_steady"),
         "ensemble64_compiled": _median_ratio(runs, "ensemble64_compiled", "fit_steady"),
@@ -569,7 +573,8 @@ def main() -> None:
     p.add_argument(
         "--skip",
         default="",
-        help="comma list of: compiled, no_progress_bar, log_every_step, startup, ensemble, dcgan",
+        help="comma list of: compiled, no_progress_bar, one_per_step, log_every_step, startup, ensemble, "
+        "dcgan",
     )
     p.add_argument("--out", help="write the Markdown report here")
     # Internal: one timing in this process.
@@ -583,8 +588,8 @@ def main() -> None:
     if args.worker:
         run_worker(args)
         return
-    if args.fit_steps % GROUPED or args.fit_warmup % GROUPED:
-        p.error(f"--fit-steps and --fit-warmup: must be multiples of {GROUPED} (the grouped fits' steps)")
+    if args.fit_steps % AUTO_PER_STEP or args.fit_warmup % AUTO_PER_STEP:
+        p.error(f"--fit-steps and --fit-warmup: must be multiples of {AUTO_PER_STEP} (fit's steps of auto)")
     before = _load()
     with tempfile.TemporaryDirectory() as tmp:
         runs = measure(args, Path(tmp))

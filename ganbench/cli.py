@@ -98,12 +98,13 @@ def check_fit_settings(trainer: Any, resume_step: int | None) -> None:
         )
 
 
-def check_iterations_per_step(config: Any, resume_step: int | None) -> None:
-    """Callbacks and Lightning's logging see every K-th iteration when a training step runs K: every
-    interval in iterations (and a resumed checkpoint's step) must be a multiple of K."""
-    per_step = valid_iterations_per_step(config.model.get("iterations_per_step", 1))
-    if per_step == 1:
-        return
+# The most iterations "auto" puts in one training step: Lightning's ~1 ms a step becomes ~0.1 ms an iteration.
+AUTO_ITERATIONS_PER_STEP = 10
+
+
+def iteration_intervals(config: Any, resume_step: int | None) -> dict[str, int]:
+    """The run's intervals in iterations (and a resumed checkpoint's step): where callbacks and Lightning's
+    logging act, so a training step of K iterations must end on each of them."""
     intervals = {
         "trainer.max_steps": config.trainer.max_steps,
         "trainer.log_every_n_steps": config.trainer.log_every_n_steps,
@@ -111,15 +112,32 @@ def check_iterations_per_step(config: Any, resume_step: int | None) -> None:
         "checkpoint.every_n_train_steps": config.checkpoint.get("every_n_train_steps"),
         "the resumed checkpoint's global_step": resume_step,
     }
-    intervals = {name: value for name, value in intervals.items() if value is not None and value > 0}
+    return {name: value for name, value in intervals.items() if value is not None and value > 0}
+
+
+def resolve_iterations_per_step(config: Any, resume_step: int | None) -> int:
+    """``model.iterations_per_step`` as an integer K: the given one, checked against the run's intervals
+    (callbacks and Lightning's logging see every K-th iteration), or for ``auto`` the largest K up to
+    ``AUTO_ITERATIONS_PER_STEP`` that divides them all. ``auto`` keeps K = 1 where something may act
+    between the intervals: callbacks of the user's own (``trainer.callbacks``) or epochs cut by
+    ``trainer.limit_train_batches``."""
+    requested = config.model.get("iterations_per_step", 1)
+    intervals = iteration_intervals(config, resume_step)
+    common = math.gcd(*intervals.values())  # 0 (divisible by any K) when there is no interval
+    if requested == "auto":
+        limit = config.trainer.get("limit_train_batches")
+        if config.trainer.get("callbacks") or limit not in (None, 1.0):
+            return 1
+        return max(k for k in range(1, AUTO_ITERATIONS_PER_STEP + 1) if common % k == 0)
+    per_step = valid_iterations_per_step(requested)
     unaligned = [f"{name}={value}" for name, value in intervals.items() if value % per_step]
     if unaligned:
-        common = math.gcd(*intervals.values())
         choices = ", ".join(str(k) for k in range(1, common + 1) if common % k == 0)
         raise ValueError(
             f"model.iterations_per_step: {per_step} does not divide {', '.join(unaligned)}; "
-            f"valid choices with these settings: {choices}"
+            f"valid choices with these settings: {choices}, or auto"
         )
+    return per_step
 
 
 def launched_as_rank_zero() -> bool:
@@ -147,6 +165,7 @@ class GanbenchCLI(LightningCLI):
 
     run_lock: Any = None  # the run directory's lock, held while the subcommand runs
     resume_step: int | None = None  # global_step of the checkpoint fit resumes from
+    iterations_per_step: int = 1  # model.iterations_per_step resolved (``auto`` or checked)
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
@@ -176,7 +195,13 @@ class GanbenchCLI(LightningCLI):
             "data.batches_per_iteration",
             compute_fn=real_chunks_per_iteration,
         )
-        parser.link_arguments("model.iterations_per_step", "data.iterations_per_batch")
+        parser.set_defaults({"model.iterations_per_step": "auto"})
+        # The resolved K replaces both at instantiation (instantiate_classes); "auto" links as 1 till then.
+        parser.link_arguments(
+            "model.iterations_per_step",
+            "data.iterations_per_batch",
+            compute_fn=lambda per_step: 1 if per_step == "auto" else per_step,
+        )
         parser.link_arguments("data.sample_shape", "model.sample_shape", apply_on="instantiate")
 
     def before_instantiate_classes(self) -> None:
@@ -186,7 +211,10 @@ class GanbenchCLI(LightningCLI):
             raise ValueError(f"trainer.max_steps: must be >= 0 (or -1 for no limit), got {trainer.max_steps}")
         if self.subcommand == "fit":
             check_fit_settings(trainer, self.resume_step)
-            check_iterations_per_step(config, self.resume_step)
+        if self.subcommand in ("fit", None):  # None: a fit built without running it (ensembles, studies)
+            self.iterations_per_step = resolve_iterations_per_step(config, self.resume_step)
+        elif config.model.get("iterations_per_step") != "auto":  # validate/test train nothing
+            self.iterations_per_step = config.model.iterations_per_step
         if config.get("num_threads") is not None:
             if config.num_threads < 1:
                 raise ValueError(f"num_threads: must be >= 1 or null, got {config.num_threads}")
@@ -285,10 +313,17 @@ class GanbenchCLI(LightningCLI):
         super()._set_seed()
 
     def instantiate_classes(self) -> None:
+        # The module and the data module get the resolved K; the config keeps what was asked ("auto"),
+        # so DIR/config.yaml, metrics.json and W&B show it and a re-run with other intervals still works.
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        requested = (config.model.get("iterations_per_step"), config.data.get("iterations_per_batch"))
+        config.model.iterations_per_step = config.data.iterations_per_batch = self.iterations_per_step
         try:
             super().instantiate_classes()
         except MisconfigurationException as error:  # e.g. an accelerator this machine does not have
             raise ValueError(f"{trainer_field(error)}: {_first_line(error)}") from None
+        finally:
+            config.model.iterations_per_step, config.data.iterations_per_batch = requested
 
     def _validate_model(self) -> None:
         """Build what fit builds later (the optimizers) and refuse settings that cannot train."""

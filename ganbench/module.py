@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch import Callback, LightningModule
@@ -82,7 +82,9 @@ class GAN(LightningModule):
     ``steps_per_execution``): the batch then holds the K iterations' batches, and Lightning's per-batch
     work (fetching, hooks, callbacks: about 1 ms on a CPU) is paid once per K iterations. The iterations,
     their data and every logged, evaluated or saved number are those of K = 1; callbacks see every K-th
-    iteration, so K must divide every interval (the CLI checks it).
+    iteration, so K must divide every interval (the CLI checks it). The CLI's default, ``"auto"``, picks
+    the largest K up to 10 that divides them (``ganbench.cli.resolve_iterations_per_step``); the module
+    itself takes the resolved integer.
 
     Args:
         objective: registered objective name (``ganbench.objectives.OBJECTIVES``).
@@ -119,8 +121,9 @@ class GAN(LightningModule):
             max-autotune-no-cudagraphs.
         channels_last: keep conv weights and image batches in channels-last memory format (faster
             convolutions with tensor cores; same arithmetic).
-        iterations_per_step: GAN iterations per Lightning training step (see above); the CLI links
-            ``data.iterations_per_batch`` to it.
+        iterations_per_step: GAN iterations per Lightning training step (see above): an integer, or on
+            the command line auto (its default: the largest K up to 10 that divides every interval);
+            the CLI links ``data.iterations_per_batch`` to it.
     """
 
     def __init__(
@@ -145,7 +148,7 @@ class GAN(LightningModule):
         compile_mode: str = "default",
         compile_step: bool = False,
         channels_last: bool = False,
-        iterations_per_step: int = 1,
+        iterations_per_step: int | Literal["auto"] = 1,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -459,6 +462,11 @@ class _LoopState:
 
 def valid_iterations_per_step(value: Any) -> int:
     """``model.iterations_per_step``, or a one-line error unless it is an integer >= 1."""
+    if value == "auto":
+        raise ValueError(
+            "model.iterations_per_step: 'auto' is resolved by ganbench's CLI from the run's intervals "
+            "(ganbench.cli.resolve_iterations_per_step); the GAN module takes an integer >= 1"
+        )
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"model.iterations_per_step: must be an integer >= 1, got {value}")
     return value

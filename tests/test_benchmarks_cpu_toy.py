@@ -58,3 +58,14 @@ def test_plain_loop_is_ganbench_iteration(tmp_path):
     assert any(not torch.equal(value, initial[name]) for name, value in trained.items())  # it trained
     for name, value in module.generator.named_parameters():
         torch.testing.assert_close(value, trained[name], rtol=0, atol=0)
+
+
+def test_fit_rows_run_the_iterations_per_step_they_are_labelled_with(tmp_path):
+    """fit's default (auto) groups AUTO_PER_STEP iterations in these runs; ONE_PER_STEP groups none."""
+    from ganbench.cli import lightning_main
+
+    for extra, per_step in (([], cpu_toy.AUTO_PER_STEP), ([cpu_toy.ONE_PER_STEP], 1)):
+        args = cpu_toy.fit_args(2000, tmp_path / f"run{per_step}", extra)[1:]  # no subcommand word
+        cli = lightning_main(args, run=False)
+        assert cli.model.hparams.iterations_per_step == per_step
+        assert cli.datamodule.iterations_per_batch == per_step

@@ -136,6 +136,49 @@ def test_links_size_the_data_for_n_critic_and_seed():
     assert cli.model.hparams.sample_shape == (2,)
 
 
+@pytest.mark.parametrize(
+    "args, per_step",
+    [
+        ([], 10),  # ring8: max_steps 10000, log every 50, evaluation and checkpoints every 1000
+        (["--trainer.max_steps=1234"], 2),
+        (["--trainer.max_steps=60", "--trainer.log_every_n_steps=15"], 5),
+        (["--trainer.log_every_n_steps=1"], 1),
+        (["--trainer.max_steps=-1", "--checkpoint.every_n_train_steps=0"], 10),
+        (["--trainer.limit_train_batches=100"], 1),  # epochs would count steps, not iterations
+        # a callback of the user's own
+        (["--trainer.callbacks=lightning.pytorch.callbacks.LearningRateMonitor"], 1),
+        (["--model.iterations_per_step=5"], 5),
+    ],
+)
+def test_auto_iterations_per_step_divides_every_interval(args, per_step):
+    """The default (auto): the largest K up to 10 dividing the run's intervals; the module and the data
+    get K, the config keeps what was asked (a re-run with other intervals stays valid)."""
+    cli = lightning_main(["--config", RING, "--trainer.logger=false", *args], run=False)
+    assert cli.model.hparams.iterations_per_step == per_step
+    assert cli.datamodule.iterations_per_batch == per_step
+    asked = 5 if "--model.iterations_per_step=5" in args else "auto"
+    assert cli._resolved_config()["model"]["iterations_per_step"] == asked
+
+
+def test_auto_iterations_per_step_divides_a_resumed_step():
+    from jsonargparse import Namespace
+
+    from ganbench.cli import AUTO_ITERATIONS_PER_STEP, resolve_iterations_per_step
+
+    config = Namespace(
+        model=Namespace(iterations_per_step="auto"),
+        trainer=Namespace(max_steps=100, log_every_n_steps=50, callbacks=None, limit_train_batches=None),
+        evaluation=Namespace(every_n_iterations=0),
+        checkpoint=Namespace(every_n_train_steps=None),
+    )
+    assert resolve_iterations_per_step(config, None) == AUTO_ITERATIONS_PER_STEP == 10
+    assert resolve_iterations_per_step(config, 35) == 5  # a run saved at 35 resumes at 40, 45, ...
+    assert resolve_iterations_per_step(config, 37) == 1
+    config.model.iterations_per_step = 5
+    with pytest.raises(ValueError, match="5 does not divide the resumed checkpoint's global_step=37"):
+        resolve_iterations_per_step(config, 37)
+
+
 def test_bad_checkpoints_are_one_line_errors_and_keep_the_record(tmp_path, capsys):
     run_dir = tmp_path / "run"
     args = ["fit", "--config", RING, f"--trainer.default_root_dir={run_dir}", *QUICK]
@@ -244,8 +287,9 @@ def one_line_error(capsys) -> str:
             # ring8: max_steps 10000, log every 50, evaluation and checkpoints every 1000
             ["--model.iterations_per_step=20"],
             "error: model.iterations_per_step: 20 does not divide trainer.log_every_n_steps=50; "
-            "valid choices with these settings: 1, 2, 5, 10, 25, 50",
+            "valid choices with these settings: 1, 2, 5, 10, 25, 50, or auto",
         ),
+        (["--model.iterations_per_step=often"], "error: model.iterations_per_step: "),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch, args, expected):

@@ -117,7 +117,9 @@ def _build(fit_args: list[str], seed: int, root: Path, max_steps: int | None = N
     from ganbench.cli import lightning_main
 
     args = [*fit_args, f"--seed_everything={seed}", "--trainer.logger=false"]
+    # One iteration per training step and batch: the study snapshots G at any iteration and reads batches.
     args += [f"--trainer.default_root_dir={root}", "--trainer.enable_progress_bar=false"]
+    args.append("--model.iterations_per_step=1")
     if max_steps is not None:
         args.append(f"--trainer.max_steps={max_steps}")
     # LightningCLI warns when it is given args while sys.argv holds other ones (ours): hide ours.
