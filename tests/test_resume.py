@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,13 +53,17 @@ def runs(tmp_path_factory, ganbench_cli):
     The three of seed 0 are fresh interpreters (what they are compared on must not hang on anything a
     process shares with its siblings, its hash seed included); the other seed's only needs to differ."""
     root = tmp_path_factory.mktemp("resume")
-    # The reference runs one iteration per Lightning step; the others take fit's default (auto: ten here).
+    # The reference runs one iteration per Lightning step; the first half of the split run takes fit's
+    # default (auto: ten here), its resumed half five.
     full = fit(root / "full", "--trainer.max_steps=60", "--model.iterations_per_step=1", *LOGGED,
                WANDB_MODE="disabled")  # fmt: skip
     first = fit(root / "split", "--trainer.max_steps=40", *LOGGED, WANDB_MODE="disabled")
     resumed = fit(
         root / "split",
         "--trainer.max_steps=60",
+        # Five iterations per step where the first half ran ten (auto): the resumed run's own setting,
+        # not its checkpoint's, and no number may change with it.
+        "--model.iterations_per_step=5",
         f"--ckpt_path={root / 'split' / 'checkpoints' / 'last.ckpt'}",
         *LOGGED,
         WANDB_MODE="disabled",
@@ -70,6 +75,16 @@ def runs(tmp_path_factory, ganbench_cli):
 def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(runs):
     root, full, first, resumed = runs["root"], runs["full"], runs["first"], runs["resumed"]
     assert first["iterations"] == 40
+    assert first["config"]["model"]["iterations_per_step"] == "auto"
+    saved = yaml.safe_load((root / "split" / "config.yaml").read_text())
+    assert saved["model"]["iterations_per_step"] == 5  # the resumed run's own setting
+
+    def per_step(run: str, name: str) -> int:  # the K a checkpoint's run used
+        path = root / run / "checkpoints" / name
+        return torch.load(path, weights_only=False)["hyper_parameters"]["iterations_per_step"]
+
+    assert (per_step("full", "last.ckpt"), per_step("split", "epoch=0-step=40.ckpt")) == (1, 10)
+    assert per_step("split", "last.ckpt") == 5
     assert resumed["status"] == "completed"
     assert resumed["iterations"] == 60
     assert resumed["metrics"] == full["metrics"]
@@ -85,33 +100,6 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(runs):
         "epoch=0-step=60.ckpt",
         "last.ckpt",
     ]
-
-
-def test_several_iterations_per_step_train_and_log_as_one_per_step(runs, ganbench_cli):
-    # Ten iterations per Lightning step, interrupted at 40 and resumed to 60 with five (the resumed run's
-    # own setting, not its checkpoint's): every number, log row and checkpoint is the
-    # one-iteration-per-step run's.
-    root, full = runs["root"], runs["full"]
-    first = ["--trainer.max_steps=40", "--model.iterations_per_step=10"]
-    fit(root / "grouped", *first, *LOGGED, cli=ganbench_cli, WANDB_MODE="disabled")
-    resumed = fit(
-        root / "grouped",
-        "--trainer.max_steps=60",
-        "--model.iterations_per_step=5",
-        f"--ckpt_path={root / 'grouped' / 'checkpoints' / 'last.ckpt'}",
-        *LOGGED,
-        cli=ganbench_cli,
-        WANDB_MODE="disabled",
-    )
-    saved = yaml.safe_load((root / "grouped" / "config.yaml").read_text())
-    assert saved["model"]["iterations_per_step"] == 5
-    assert resumed["iterations"] == 60
-    assert resumed["metrics"] == full["metrics"]
-    assert resumed["history"] == full["history"]
-    log = Path("train_log") / "metrics.csv"
-    assert (root / "grouped" / log).read_text() == (root / "full" / log).read_text()
-    checkpoints = sorted(p.name for p in (root / "grouped" / "checkpoints").iterdir())
-    assert checkpoints == sorted(p.name for p in (root / "full" / "checkpoints").iterdir())
 
 
 def test_same_seed_same_metrics_and_other_seed_differs(runs):
