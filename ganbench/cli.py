@@ -119,14 +119,18 @@ def resolve_iterations_per_step(config: Any, resume_step: int | None) -> int:
     """``model.iterations_per_step`` as an integer K: the given one, checked against the run's intervals
     (callbacks and Lightning's logging see every K-th iteration), or for ``auto`` the largest K up to
     ``AUTO_ITERATIONS_PER_STEP`` that divides them all. ``auto`` keeps K = 1 where something may act
-    between the intervals: callbacks of the user's own (``trainer.callbacks``) or epochs cut by
-    ``trainer.limit_train_batches``."""
+    between the intervals: callbacks of the user's own (``trainer.callbacks``), epochs cut by
+    ``trainer.limit_train_batches``, or Lightning's validation every ``trainer.val_check_interval`` steps."""
     requested = config.model.get("iterations_per_step", 1)
     intervals = iteration_intervals(config, resume_step)
     common = math.gcd(*intervals.values())  # 0 (divisible by any K) when there is no interval
     if requested == "auto":
-        limit = config.trainer.get("limit_train_batches")
-        if config.trainer.get("callbacks") or limit not in (None, 1.0):
+        trainer = config.trainer
+        if (
+            trainer.get("callbacks")
+            or trainer.get("limit_train_batches") not in (None, 1.0)
+            or trainer.get("val_check_interval") is not None
+        ):
             return 1
         return max(k for k in range(1, AUTO_ITERATIONS_PER_STEP + 1) if common % k == 0)
     per_step = valid_iterations_per_step(requested)

@@ -145,6 +145,7 @@ def test_links_size_the_data_for_n_critic_and_seed():
         (["--trainer.log_every_n_steps=1"], 1),
         (["--trainer.max_steps=-1", "--checkpoint.every_n_train_steps=0"], 10),
         (["--trainer.limit_train_batches=100"], 1),  # epochs would count steps, not iterations
+        (["--trainer.val_check_interval=100"], 1),  # so would Lightning's validation
         # a callback of the user's own
         (["--trainer.callbacks=lightning.pytorch.callbacks.LearningRateMonitor"], 1),
         (["--model.iterations_per_step=5"], 5),
@@ -167,7 +168,7 @@ def test_auto_iterations_per_step_divides_a_resumed_step():
 
     config = Namespace(
         model=Namespace(iterations_per_step="auto"),
-        trainer=Namespace(max_steps=100, log_every_n_steps=50, callbacks=None, limit_train_batches=None),
+        trainer=Namespace(max_steps=100, log_every_n_steps=50, callbacks=None),
         evaluation=Namespace(every_n_iterations=0),
         checkpoint=Namespace(every_n_train_steps=None),
     )
