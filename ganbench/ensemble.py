@@ -316,6 +316,14 @@ class SeedEnsemble:
         return module
 
 
+def _without_grouping(section: Any) -> Any:
+    """A config section less ``iterations_per_step``: how fit groups its iterations, which an ensemble
+    ignores (a run started before ``auto`` became the default resumes under it)."""
+    if not isinstance(section, dict):
+        return section
+    return {k: v for k, v in section.items() if k != "iterations_per_step"}
+
+
 def _last_logged_step(run_dir: Path) -> int:
     """The largest ``step`` in ``run_dir/train_log/metrics.csv`` (-1 when there is none)."""
     path = run_dir / "train_log" / "metrics.csv"
@@ -481,7 +489,7 @@ class EnsembleRun:
         """Continue every member from its checkpoint (same config, same schedule length)."""
         for member, state in zip(self.members, states, strict=True):
             for key in ("model", "data"):
-                if state[key] != member.config.get(key):
+                if _without_grouping(state[key]) != _without_grouping(member.config.get(key)):
                     raise ValueError(
                         f"{key}: differs from the config of the run saved in {member.run_dir} "
                         f"(resume with the same {key} options, or pass {OVERWRITE_OPTION} to start again)"

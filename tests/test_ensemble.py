@@ -222,7 +222,11 @@ def test_an_interrupted_ensemble_resumes_exactly(tmp_path, monkeypatch):
         first.run()
     assert json.loads((dirs[0] / "metrics.json").read_text())["status"] == "interrupted"
 
-    resumed = build_ensemble(RESUMABLE, seeds, dirs)
+    changed = build_ensemble([*RESUMABLE, "--model.lr_generator=0.00123"], seeds, dirs)
+    with pytest.raises(ValueError, match="model: differs from the config of the run saved"):
+        changed.run()
+    # How fit would group iterations is no part of an ensemble's run: another setting resumes it.
+    resumed = build_ensemble([*RESUMABLE, "--model.iterations_per_step=1"], seeds, dirs)
     resumed.run()
     for index, seed in enumerate(seeds):
         record = json.loads((dirs[index] / "metrics.json").read_text())
