@@ -156,6 +156,7 @@ def test_divergence_stops_the_run_and_is_recorded(tmp_path, iterations_per_step)
         ({"compile_mode": "fastest"}, "model.compile_mode"),
         ({"objective": "wasserstein_gp", "compile": True}, "model.compile"),
         ({"iterations_per_step": 0}, "model.iterations_per_step"),
+        ({"iterations_per_step": "auto"}, "model.iterations_per_step: 'auto' is resolved by ganbench's CLI"),
     ],
 )
 def test_bad_arguments_name_the_field(kwargs, field):
