@@ -256,9 +256,8 @@ class GanbenchCLI(LightningCLI):
         super()._parse_ckpt_path()
         if per_step is not None:
             # How many iterations a step runs changes no number: this run's setting, not the checkpoint's.
-            config = self.config[subcommand]
-            config.model.iterations_per_step = per_step
-            config.data.iterations_per_batch = per_step
+            # (instantiate_classes gives the data module the resolved K.)
+            self.config[subcommand].model.iterations_per_step = per_step
 
     def _check_checkpoint(self) -> None:
         """A missing, corrupt or foreign checkpoint is a one-line error before anything is written."""
@@ -320,14 +319,14 @@ class GanbenchCLI(LightningCLI):
         # The module and the data module get the resolved K; the config keeps what was asked ("auto"),
         # so DIR/config.yaml, metrics.json and W&B show it and a re-run with other intervals still works.
         config = self.config[self.subcommand] if self.subcommand else self.config
-        requested = (config.model.get("iterations_per_step"), config.data.get("iterations_per_batch"))
+        requested = config.model.get("iterations_per_step")
         config.model.iterations_per_step = config.data.iterations_per_batch = self.iterations_per_step
         try:
             super().instantiate_classes()
         except MisconfigurationException as error:  # e.g. an accelerator this machine does not have
             raise ValueError(f"{trainer_field(error)}: {_first_line(error)}") from None
         finally:
-            config.model.iterations_per_step, config.data.iterations_per_batch = requested
+            config.model.iterations_per_step = requested  # data.iterations_per_batch is a link: never saved
 
     def _validate_model(self) -> None:
         """Build what fit builds later (the optimizers) and refuse settings that cannot train."""
