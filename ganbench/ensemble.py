@@ -10,7 +10,9 @@ writes its own run directory (metrics.json, config.yaml, train_log/metrics.csv, 
 same format. BatchNorm running statistics are stacked too, one set per member.
 
 What the stacking saves is the per-iteration host work (Python, Lightning's loop, kernel launches)
-and the process start of S - 1 runs; the arithmetic is the same.
+and the process start of S - 1 runs; the arithmetic is the same. Many seeds are split into stacks of at
+most ``stack_size`` (``SeedStack``), which take turns each iteration: on CPU a stack larger than
+``CPU_STACK_SIZE`` runs slower per seed.
 """
 
 from __future__ import annotations
@@ -163,15 +165,15 @@ class Member:
 class _StackUpdates:
     """The shared step's updates for a stack: the members' summed losses, backward, Adam over the stack."""
 
-    def __init__(self, ensemble: SeedEnsemble) -> None:
-        self.ensemble = ensemble
+    def __init__(self, stack: SeedStack) -> None:
+        self.stack = stack
 
     def discriminator_phase(self) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext()
 
     @contextlib.contextmanager
     def generator_phase(self) -> Iterator[None]:
-        discriminator = self.ensemble.discriminator
+        discriminator = self.stack.discriminator
         discriminator.requires_grad_(False)  # as Lightning's toggle_optimizer does for one run
         try:
             yield
@@ -179,39 +181,54 @@ class _StackUpdates:
             discriminator.requires_grad_(True)
 
     def backward_discriminator(self, loss: Tensor) -> None:
-        self.ensemble.opt_d.zero_grad(set_to_none=True)
+        self.stack.opt_d.zero_grad(set_to_none=True)
         loss.sum().backward()
 
     def step_discriminator(self) -> None:
-        self.ensemble.opt_d.step()
+        self.stack.opt_d.step()
 
     def backward_generator(self, loss: Tensor) -> None:
-        self.ensemble.opt_g.zero_grad(set_to_none=True)
+        self.stack.opt_g.zero_grad(set_to_none=True)
         loss.sum().backward()
 
     def step_generator(self) -> None:
-        self.ensemble.opt_g.step()
+        self.stack.opt_g.step()
         self.update_ema()
 
     def update_ema(self) -> None:
         """The EMA of G's stack after G's step (a compiled iteration steps G itself, then calls this)."""
-        if self.ensemble.generator_ema is not None:
-            self.ensemble.generator_ema.update_parameters(self.ensemble.generator)
+        if self.stack.generator_ema is not None:
+            self.stack.generator_ema.update_parameters(self.stack.generator)
 
     def generator_parameters(self) -> Iterator[Tensor]:
-        return self.ensemble.generator.parameters()
+        return self.stack.generator.parameters()
 
 
-class SeedEnsemble:
-    """The members' generators and discriminators stacked, with one Adam per role over the stack."""
+# Seeds per stack on CPU by default. A stack's activations are (S, batch, width) tensors: at ring8's
+# shapes (batch 256, width 128) S = 256 makes them 32 MiB each, which glibc's malloc maps and unmaps at
+# every allocation (its mmap threshold stops at 32 MiB): the iteration page-faulted 1.4 GB afresh
+# (351k minor faults; S = 128: 31k, S = 64: 6.5k). Seed-iterations per second on the 2-core AMD EPYC
+# (one torch thread, eager, one run each): S = 8 213, 16 218, 32 273, 64 285, 128 260, 256 135; 256
+# in stacks of 64: 266.
+CPU_STACK_SIZE = 64
+
+
+def stack_sizes(members: int, stack_size: int | None) -> list[int]:
+    """How ``members`` seeds split into stacks of at most ``stack_size`` (all in one stack for None):
+    as few stacks as that allows, of sizes that differ by at most one (a compiled iteration then
+    traces at most two shapes)."""
+    if stack_size is not None and stack_size < 1:
+        raise ValueError(f"--stack_size: must be a positive number of seeds, got {stack_size}")
+    count = 1 if stack_size is None else -(-members // stack_size)
+    base, larger = divmod(members, count)
+    return [base + 1] * larger + [base] * (count - larger)
+
+
+class SeedStack:
+    """Some members' generators and discriminators stacked, with one Adam per role over the stack."""
 
     def __init__(self, modules: Sequence[GAN], device: torch.device, max_steps: int) -> None:
         first = modules[0]
-        for module in modules[1:]:
-            if module.hparams != first.hparams:
-                raise ValueError("ensemble: members must differ only by seed")
-        for module in modules:
-            module.to(device)
         self.modules = list(modules)
         self.device = device
         self.objective = first.objective
@@ -241,38 +258,33 @@ class SeedEnsemble:
             if hp.get("compile_step", False)
             else None
         )  # fmt: skip
-        self.first_nonfinite = torch.full((len(modules),), -1, dtype=torch.long, device=device)
 
-    def train_iteration(
-        self, real: Tensor, generators: Sequence[torch.Generator], iteration: int, diagnostics: bool
-    ) -> dict[str, Tensor]:
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    def train_iteration(self, real: Tensor, draws: MemberDraws, diagnostics: bool) -> dict[str, Tensor]:
         """The shared iteration on real (S, n_critic B, ...); per-member stats of shape (S,)."""
-        draws = MemberDraws(generators, self.device)
         if self.compiled is not None:
             stats = self.compiled(real.chunk(self.n_critic, dim=1), diagnostics, draws)
             self.updates.update_ema()
         else:
-            stats = self._eager_iteration(real, draws, diagnostics)
-        self.first_nonfinite = first_nonfinite(self.first_nonfinite, iteration, stats)
+            with cuda_runtime_check() if self.device.type == "cpu" else contextlib.nullcontext():
+                stats = train_iteration(
+                    self.players,
+                    self.objective,
+                    self.regularizers,
+                    real.chunk(self.n_critic, dim=1),
+                    draws,
+                    self.updates,
+                    diagnostics,
+                    rule=self.rule,
+                )
         for scheduler in self.schedulers:
             scheduler.step()
         return stats
 
-    def _eager_iteration(self, real: Tensor, draws: MemberDraws, diagnostics: bool) -> dict[str, Tensor]:
-        with cuda_runtime_check() if self.device.type == "cpu" else contextlib.nullcontext():
-            return train_iteration(
-                self.players,
-                self.objective,
-                self.regularizers,
-                real.chunk(self.n_critic, dim=1),
-                draws,
-                self.updates,
-                diagnostics,
-                rule=self.rule,
-            )
-
     def member_state(self, index: int) -> dict[str, Any]:
-        """Member ``index``'s slice of everything the iteration updates: what its checkpoint holds."""
+        """Member ``index``'s slice of everything the iteration updates."""
         ema = self.generator_ema
         return {
             "generator": self.generator.member_state(index),
@@ -282,7 +294,6 @@ class SeedEnsemble:
             "generator_ema": None
             if ema is None
             else {"net": ema.module.member_state(index), "n_averaged": ema.n_averaged.clone()},
-            "first_nonfinite": int(self.first_nonfinite[index]),
         }
 
     def load_member_state(self, index: int, state: dict[str, Any]) -> None:
@@ -299,7 +310,6 @@ class SeedEnsemble:
         if ema is not None:
             ema.module.load_member_state(index, saved_ema["net"])
             ema.n_averaged.copy_(saved_ema["n_averaged"])
-        self.first_nonfinite[index] = state["first_nonfinite"]
 
     def nonfinite_generators(self) -> Tensor:
         """Per member: True where G's parameters hold NaN/inf (shape (S,))."""
@@ -314,6 +324,72 @@ class SeedEnsemble:
             self.generator_ema.module.load_into(index, module.generator_ema.module)
             module.generator_ema.n_averaged.copy_(self.generator_ema.n_averaged)
         return module
+
+
+class SeedEnsemble:
+    """The members in stacks of at most ``stack_size`` seeds (``SeedStack``), stepped one after another
+    every iteration. A member's arithmetic does not depend on its stack: every op is per member."""
+
+    def __init__(
+        self, modules: Sequence[GAN], device: torch.device, max_steps: int, stack_size: int | None = None
+    ) -> None:
+        first = modules[0]
+        for module in modules[1:]:
+            if module.hparams != first.hparams:
+                raise ValueError("ensemble: members must differ only by seed")
+        for module in modules:
+            module.to(device)
+        self.modules = list(modules)
+        self.device = device
+        self.rule = first.hparams["update"]
+        self.stacks: list[SeedStack] = []
+        start = 0
+        for size in stack_sizes(len(modules), stack_size):
+            self.stacks.append(SeedStack(modules[start : start + size], device, max_steps))
+            start += size
+        self.first_nonfinite = torch.full((len(modules),), -1, dtype=torch.long, device=device)
+
+    def _locate(self, index: int) -> tuple[SeedStack, int]:
+        """The stack that holds member ``index``, and the member's index in it."""
+        for stack in self.stacks:
+            if index < len(stack):
+                return stack, index
+            index -= len(stack)
+        raise IndexError(f"ensemble: no member {index}")
+
+    def train_iteration(
+        self, real: Tensor, generators: Sequence[torch.Generator], iteration: int, diagnostics: bool
+    ) -> dict[str, Tensor]:
+        """The shared iteration on real (S, n_critic B, ...); per-member stats of shape (S,)."""
+        parts, start = [], 0
+        for stack in self.stacks:
+            end = start + len(stack)
+            draws = MemberDraws(generators[start:end], self.device)
+            parts.append(stack.train_iteration(real[start:end], draws, diagnostics))
+            start = end
+        stats = parts[0] if len(parts) == 1 else {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+        self.first_nonfinite = first_nonfinite(self.first_nonfinite, iteration, stats)
+        return stats
+
+    def member_state(self, index: int) -> dict[str, Any]:
+        """Member ``index``'s slice of everything the iteration updates: what its checkpoint holds."""
+        stack, local = self._locate(index)
+        return {**stack.member_state(local), "first_nonfinite": int(self.first_nonfinite[index])}
+
+    def load_member_state(self, index: int, state: dict[str, Any]) -> None:
+        """Restore member ``index`` from its ``member_state``."""
+        stack, local = self._locate(index)
+        stack.load_member_state(local, state)
+        self.first_nonfinite[index] = state["first_nonfinite"]
+
+    def nonfinite_generators(self) -> Tensor:
+        """Per member: True where G's parameters hold NaN/inf (shape (S,))."""
+        return torch.cat([stack.nonfinite_generators() for stack in self.stacks])
+
+    def load_member(self, index: int) -> GAN:
+        """The member's GAN module holding its current (and EMA) weights, for evaluation."""
+        stack, local = self._locate(index)
+        return stack.load_member(local)
 
 
 def _without_grouping(section: Any) -> Any:
@@ -346,7 +422,9 @@ class EnsembleRun:
         device: torch.device,
         checkpoint_every: int = 0,
         overwrite: bool = False,
+        stack_size: int | None = None,
     ) -> None:
+        """``stack_size``: seeds per stack (``SeedEnsemble``); None stacks all of them."""
         if max_steps < 1:
             raise ValueError(f"trainer.max_steps: an ensemble needs a positive limit, got {max_steps}")
         self.members = list(members)
@@ -363,7 +441,7 @@ class EnsembleRun:
             # RNG, which seed_everything seeded with the seed and nothing drew from before training.
             for member in self.members:
                 member.noise = torch.Generator(device=device).manual_seed(member.seed)
-        self.ensemble = SeedEnsemble([m.module for m in self.members], device, max_steps)
+        self.ensemble = SeedEnsemble([m.module for m in self.members], device, max_steps, stack_size)
         self.check_every = int(self.members[0].module.hparams.divergence_check_every)
         self.started = time.time()
         self.iteration = 0
@@ -372,7 +450,8 @@ class EnsembleRun:
     # -------------------------------------------------------------------------------- records
     def _extra(self) -> dict[str, Any]:
         seeds = [m.seed for m in self.members]
-        ensemble = {"size": len(seeds), "seeds": seeds, "wall_time_shared": True}
+        stacks = [len(stack) for stack in self.ensemble.stacks]
+        ensemble = {"size": len(seeds), "seeds": seeds, "stacks": stacks, "wall_time_shared": True}
         if self.resumed_at is not None:
             ensemble["resumed_at"] = self.resumed_at
         return {"ensemble": ensemble}

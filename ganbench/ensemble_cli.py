@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from ganbench.argparser import OneLineParser
-from ganbench.ensemble import EnsembleRun, Member
+from ganbench.ensemble import CPU_STACK_SIZE, EnsembleRun, Member, stack_sizes
 from ganbench.evaluation.callback import Evaluation
 from ganbench.runs.checkpoint import RunCheckpoint
 from ganbench.runs.terminal import results_table
@@ -68,29 +68,37 @@ def build_member(fit_args: Sequence[str], seed: int, run_dir: Path) -> tuple[Mem
     return member, evaluation, cli.trainer
 
 
-def build_ensemble(fit_args: Sequence[str], seeds: Sequence[int], run_dirs: Sequence[Path]) -> EnsembleRun:
-    """The ensemble of ``seeds``, member s writing to ``run_dirs[s]``."""
+def build_ensemble(
+    fit_args: Sequence[str], seeds: Sequence[int], run_dirs: Sequence[Path], stack_size: int | None = None
+) -> EnsembleRun:
+    """The ensemble of ``seeds``, member s writing to ``run_dirs[s]``, in stacks of ``stack_size`` seeds
+    (None: ``CPU_STACK_SIZE`` on CPU, all seeds in one stack on an accelerator)."""
     if not seeds:
         raise ValueError("--seeds: name at least one seed")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"--seeds: {list(seeds)} repeats a seed")
     if len(run_dirs) != len(seeds):
         raise ValueError(f"--run_dir: {len(run_dirs)} directories for {len(seeds)} seeds")
+    stack_sizes(len(seeds), stack_size)  # a bad --stack_size is refused before the members are built
     members = []
     for seed, run_dir in zip(seeds, run_dirs, strict=True):
         member, evaluation, trainer = build_member(fit_args, seed, Path(run_dir))
         members.append(member)
     checkpoint = next((cb for cb in trainer.callbacks if isinstance(cb, RunCheckpoint)), None)
+    device = trainer.strategy.root_device
+    if stack_size is None and device.type == "cpu":
+        stack_size = CPU_STACK_SIZE
     return EnsembleRun(
         members,
         evaluation,
         int(trainer.max_steps),
         int(trainer.log_every_n_steps),
-        trainer.strategy.root_device,
+        device,
         # The interval of fit's periodic checkpoints (checkpoint.every_n_train_steps) saves the
         # ensemble's resumable state; without checkpointing, none.
         checkpoint_every=int(getattr(checkpoint, "_every_n_train_steps", 0) or 0),
         overwrite=bool(members[0].config.get("overwrite")),
+        stack_size=stack_size,
     )
 
 
@@ -128,6 +136,13 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         help="the run directory of one seed, in --seeds order; repeat it for every seed (instead of --root)",
     )
+    p.add_argument(
+        "--stack_size",
+        type=int,
+        default=None,
+        help=f"seeds per stack: the stacks take turns each iteration (default: {CPU_STACK_SIZE} on CPU, "
+        "where larger stacks outgrow the caches and run slower per seed; all seeds on an accelerator)",
+    )
     return p
 
 
@@ -150,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         # A preempted job gets SIGTERM: stop as on Ctrl-C, recording the members as interrupted (their
         # last checkpoints/ensemble_last.ckpt resumes them).
         signal.signal(signal.SIGTERM, _interrupt)
-        run = build_ensemble(fit_args, seeds, run_dirs)
+        run = build_ensemble(fit_args, seeds, run_dirs, args.stack_size)
         built = time.time()
         run.run()
     except ValueError as error:
