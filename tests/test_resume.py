@@ -50,8 +50,10 @@ LOGGED = ["--trainer.logger=true", "--trainer.log_every_n_steps=10"]  # W&B disa
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, ganbench_cli):
     """Four real runs shared by the tests: 60 iterations at once, 40 then resumed to 60, another seed.
-    The three of seed 0 are fresh interpreters (what they are compared on must not hang on anything a
-    process shares with its siblings, its hash seed included); the other seed's only needs to differ."""
+    The three of seed 0 run in three processes with three hash seeds (what they are compared on must
+    not hang on anything a process shares with its siblings): two fresh interpreters, and the resumed
+    run forked from the ganbench_cli server, whose hash seed is neither's; the other seed's run only
+    needs to differ."""
     root = tmp_path_factory.mktemp("resume")
     # The reference runs one iteration per Lightning step; the first half of the split run takes fit's
     # default (auto: ten here), its resumed half five.
@@ -66,6 +68,7 @@ def runs(tmp_path_factory, ganbench_cli):
         "--model.iterations_per_step=5",
         f"--ckpt_path={root / 'split' / 'checkpoints' / 'last.ckpt'}",
         *LOGGED,
+        cli=ganbench_cli,
         WANDB_MODE="disabled",
     )
     other_seed = fit(root / "other", "--trainer.max_steps=40", "--seed_everything=1", cli=ganbench_cli)
