@@ -33,7 +33,9 @@ non-saturating, Adam):
   the batch, the batch hooks, the callbacks, the loop's bookkeeping);
 - startup: ``python -m ganbench fit`` to the first training iteration (a process of its own), and the
   imports it makes, timed one after another in a fresh process;
-- ensembles of S seeds (``ganbench.ensemble``) against one seed per process (fit's steady rate);
+- ensembles of S seeds (``ganbench.ensemble``, in its default stacks of at most ``CPU_STACK_SIZE`` seeds,
+  and an ensemble larger than that in one stack) against one seed per process (fit's steady rate), with
+  the process's minor page faults per iteration;
 - DCGAN-28 at batch 64: the hand-written loop against ganbench's module under a Lightning Trainer on a
   fixed batch (benchmarks/performance.py's two loops at MNIST's shape).
 """
@@ -66,6 +68,7 @@ SAME_STEP = ["--model.lr_decay_start=null"]
 # Iterations per Lightning training step that fit's default (auto) picks for these runs: the largest
 # divisor of their intervals up to ganbench.cli.AUTO_ITERATIONS_PER_STEP (tests/test_benchmarks_cpu_toy.py).
 AUTO_PER_STEP = 10
+PROFILED = 2  # ensemble iterations profiled after the timed ones (where their batched matmuls' time goes)
 ONE_PER_STEP = "--model.iterations_per_step=1"
 # What `python -m ganbench fit` imports at its start, in order (Lightning imports torchmetrics).
 STARTUP_IMPORTS = ("torch", "torchmetrics", "lightning.pytorch", "ganbench.cli")
@@ -138,6 +141,8 @@ def worker_limit(sizes: list[int]) -> dict[str, float]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    from ganbench.ensemble import CPU_STACK_SIZE, stack_sizes
+
     iteration, _ = plain_iteration_factory()
     iteration(0)
     with FlopCounterMode(display=False) as counter:
@@ -156,9 +161,11 @@ def worker_limit(sizes: list[int]) -> dict[str, float]:
         "gemm_toy": rate(torch.mm, torch.randn(BATCH, HIDDEN), torch.randn(HIDDEN, HIDDEN), 2000),
         "gemm_large": rate(torch.mm, torch.randn(1024, 1024), torch.randn(1024, 1024), 8),
     }
-    for size in sizes:  # the stack's (S, B, H) @ (S, H, H): its activations leave the core's cache
-        a, b = torch.randn(size, BATCH, HIDDEN), torch.randn(size, HIDDEN, HIDDEN)
-        rates[f"bmm{size}"] = rate(torch.bmm, a, b, max(2000 // size, 4))
+    for size in sizes:  # a stack's (S, B, H) @ (S, H, H) at the ensemble's default stack size
+        stack = stack_sizes(size, CPU_STACK_SIZE)[0]
+        a, b = torch.randn(stack, BATCH, HIDDEN), torch.randn(stack, HIDDEN, HIDDEN)
+        rates[f"bmm{size}"] = rate(torch.bmm, a, b, max(2000 // stack, 4))
+        rates[f"bmm{size}_stack"] = stack
     return rates
 
 
@@ -271,24 +278,48 @@ def worker_floor(steps: int, warmup: int, root: str) -> dict[str, float]:
     return {"seconds": (module.clock["end"] - module.clock["start"]) / (steps - 1)}
 
 
-def worker_ensemble(size: int, steps: int, warmup: int, root: str, extra: list[str]) -> dict[str, float]:
+def worker_ensemble(
+    size: int, steps: int, warmup: int, root: str, extra: list[str], stack_size: int | None
+) -> dict[str, float]:
     """Seed-iterations per second of an ensemble of ``size`` seeds after ``warmup`` iterations (the first
-    ones build the loop and, with compile_step, compile it)."""
+    ones build the loop and, with compile_step, compile it), in stacks of ``stack_size`` seeds (None:
+    the ensemble command's default), the process's minor page faults per steady iteration, and the
+    seconds per iteration its batched matmuls take (torch.profiler's self time of aten::bmm over
+    ``PROFILED`` more iterations, after the timed ones)."""
+    import resource
+
+    import torch
+
     from ganbench.ensemble_cli import build_ensemble
 
-    args = ["--config", CONFIG, f"--trainer.max_steps={warmup + steps}", "--evaluation.every_n_iterations=0",
+    args = ["--config", CONFIG, f"--trainer.max_steps={warmup + steps + PROFILED}",
+            "--evaluation.every_n_iterations=0",
             "--evaluation.plot=false", "--evaluation.num_samples=100", *SAME_STEP, *extra]  # fmt: skip
-    run = build_ensemble(args, list(range(size)), [Path(root) / f"s{i}" for i in range(size)])
-    iterate, ends = run.ensemble.train_iteration, []
+    run = build_ensemble(args, list(range(size)), [Path(root) / f"s{i}" for i in range(size)], stack_size)
+    iterate, ends, faults = run.ensemble.train_iteration, [], []
+
+    profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
 
     def timed_iteration(*a: Any, **k: Any) -> Any:
+        if len(ends) == warmup + steps:
+            profiler.__enter__()
         stats = iterate(*a, **k)
         ends.append(time.perf_counter())
+        faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
+        if len(ends) == warmup + steps + PROFILED:
+            profiler.__exit__(None, None, None)
         return stats
 
     run.ensemble.train_iteration = timed_iteration
     run.run()
-    return {"rate": size * steps / (ends[-1] - ends[warmup - 1])}
+    last = warmup + steps - 1
+    bmm_us = sum(e.self_cpu_time_total for e in profiler.key_averages() if e.key == "aten::bmm")
+    return {
+        "rate": size * steps / (ends[last] - ends[warmup - 1]),
+        "faults": (faults[last] - faults[warmup - 1]) / steps,
+        "stack": len(run.ensemble.stacks[0]),
+        "bmm_seconds": bmm_us / 1e6 / PROFILED,
+    }
 
 
 def worker_dcgan(kind: str, steps: int, warmup: int) -> dict[str, float]:
@@ -322,7 +353,9 @@ def run_worker(args: argparse.Namespace) -> None:
     elif args.worker == "floor":
         result = worker_floor(args.steps, args.warmup, args.root)
     elif args.worker == "ensemble":
-        result = worker_ensemble(args.size, args.steps, args.warmup, args.root, args.fit_args)
+        result = worker_ensemble(
+            args.size, args.steps, args.warmup, args.root, args.fit_args, args.stack_size or None
+        )
     else:
         result = worker_dcgan(args.worker.removeprefix("dcgan-"), args.steps, args.warmup)
     print(json.dumps(result), flush=True)
@@ -361,6 +394,8 @@ def timed_fit(steps: int, warmup: int, root: Path, extra: list[str]) -> tuple[di
 
 
 def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
+    from ganbench.ensemble import CPU_STACK_SIZE
+
     sizes = [int(s) for s in args.sizes.split(",")]
     ens_steps = [int(s) for s in args.ensemble_iterations.split(",")]
     skip = set(filter(None, args.skip.split(",")))
@@ -406,11 +441,18 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
             if "compiled" not in skip:
                 ensembles["_compiled"] = ["--model.compile_step=true"]
             for size, steps in zip(sizes, ens_steps, strict=True):
-                for suffix, extra in ensembles.items():
+                variants = [(suffix, extra, 0) for suffix, extra in ensembles.items()]
+                if "one_stack" not in skip and size > CPU_STACK_SIZE:  # what the stacks of 64 save
+                    variants.append(("_one_stack", [], size))
+                for suffix, extra, stack_size in variants:
                     root = str(tmp / f"ens{size}{suffix}-{r}")
-                    rate = _worker("--worker", "ensemble", "--size", str(size), "--steps", str(steps),
-                                   "--warmup", "2", "--root", root, "--", *extra)["rate"]  # fmt: skip
-                    add(f"ensemble{size}{suffix}", rate)
+                    result = _worker("--worker", "ensemble", "--size", str(size), "--steps", str(steps),
+                                     "--warmup", "2", "--root", root, "--stack-size", str(stack_size),
+                                     "--", *extra)  # fmt: skip
+                    add(f"ensemble{size}{suffix}", result["rate"])
+                    add(f"ensemble{size}{suffix}_faults", result["faults"])
+                    add(f"ensemble{size}{suffix}_bmm_seconds", result["bmm_seconds"])
+                    add(f"ensemble{size}{suffix}_stack", result["stack"])
         if "dcgan" not in skip:
             for kind in ("plain", "ganbench"):
                 rate = _worker("--worker", f"dcgan-{kind}", "--steps", str(args.dcgan_steps), "--warmup", "5")
@@ -427,6 +469,8 @@ def _median_ratio(runs: dict[str, list[float]], num: str, den: str) -> float | N
 def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[str, str]) -> str:
     import lightning
     import torch
+
+    from ganbench.ensemble import CPU_STACK_SIZE
 
     med = {k: statistics.median(v) for k, v in runs.items()}
     long = args.fit_steps
@@ -458,23 +502,42 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
         for suffix, label, single, one_per_step in (
             ("", "", "fit_steady", "fit_one_per_step_steady"),
             ("_compiled", ", compile_step", "compiled_steady", "compiled_one_per_step_steady"),
+            ("_one_stack", f", one stack (--stack_size {size})", "", ""),
         ):
             key = f"ensemble{size}{suffix}"
             if key in med:
+                stack = int(med[f"{key}_stack"])
+                if stack < size:
+                    label += f" (stacks of {stack})"
                 versus_fit = _median_ratio(runs, key, "fit_steady")
                 note = f"{versus_fit:.2f}x one seed per process (fit steady)"
+                note += f"; {med[f'{key}_faults']:.0f} minor page faults per iteration"
                 if suffix and single in runs:
                     note += f"; {_median_ratio(runs, key, single):.2f}x one compiled seed per process"
                 if one_per_step in runs:
                     note += f"; {_median_ratio(runs, key, one_per_step):.2f}x with one iteration per step"
                 rows.append((f"seed ensemble S={size}{label}", f"{med[key]:.0f} seed-it/s",
                              f"{_median_ratio(runs, key, 'plain'):.2f}", note))  # fmt: skip
+                if suffix != "_compiled" and f"{key}_bmm_seconds" in med:
+                    bound = [size / b for b in runs[f"{key}_bmm_seconds"]]
+                    fit_rates, plain_rates = runs["fit_steady"], runs["plain"]
+                    versus_fit = statistics.median(b / f for b, f in zip(bound, fit_rates, strict=True))
+                    versus_plain = statistics.median(b / p for b, p in zip(bound, plain_rates, strict=True))
+                    share = statistics.median(
+                        b * r / size for b, r in zip(runs[f"{key}_bmm_seconds"], runs[key], strict=True)
+                    )
+                    rows.append((f"seed ensemble S={size}{label}: its own batched matmuls alone "
+                                 f"(aten::bmm, profiled: {share:.0%} of its iteration)",
+                                 f"{statistics.median(bound):.0f} seed-it/s", f"{versus_plain:.2f}",
+                                 f"{versus_fit:.2f}x one seed per process: what the ensemble would reach "
+                                 "if everything but its matmuls took no time"))  # fmt: skip
         if f"bmm{size}" in med and "flops" in med:
             bound = [b / med["flops"] for b in runs[f"bmm{size}"]]
             versus_fit = statistics.median(b / f for b, f in zip(bound, runs["fit_steady"], strict=True))
+            stack = int(med[f"bmm{size}_stack"])
             rows.append((f"compute bound of an ensemble of S={size}: {med['flops'] / 1e6:.0f} MFLOP per "
                          f"seed-iteration at the stack's batched matmul rate ({BATCH}x{HIDDEN} by "
-                         f"{HIDDEN}x{HIDDEN}, S at once: {med[f'bmm{size}'] / 1e9:.0f} GFLOP/s)",
+                         f"{HIDDEN}x{HIDDEN}, {stack} at once: {med[f'bmm{size}'] / 1e9:.0f} GFLOP/s)",
                          f"{statistics.median(bound):.0f} seed-it/s",
                          f"{_median_ratio(runs, f'bmm{size}', 'plain') / med['flops']:.2f}",
                          f"{versus_fit:.2f}x one seed per process: no stack of bmm passes it"))  # fmt: skip
@@ -550,7 +613,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[float]], load: tuple[s
         f"ensemble of S); fit runs {long} iterations, timed in its process from iteration "
         f"{args.fit_warmup + 1} (steady) and as a whole process (whole run); plain loop "
         f"{args.plain_steps} iterations after 50 of warm-up; ensembles of S = {args.sizes} for "
-        f"{args.ensemble_iterations} iterations after 2 of warm-up (eager and compile_step); "
+        f"{args.ensemble_iterations} iterations after 2 of warm-up (eager and compile_step in the "
+        f"ensemble command's stacks of at most {CPU_STACK_SIZE} seeds; eager in one stack); "
         f"DCGAN-28 {args.dcgan_steps} iterations after 5 of warm-up. No evaluation is timed except "
         f"fit's final one (in the whole-run row, on ring8's 2,500 samples).",
     ]
@@ -574,7 +638,7 @@ def main() -> None:
         "--skip",
         default="",
         help="comma list of: compiled, no_progress_bar, one_per_step, log_every_step, startup, ensemble, "
-        "dcgan",
+        "one_stack (an ensemble larger than a CPU stack, in one stack), dcgan",
     )
     p.add_argument("--out", help="write the Markdown report here")
     # Internal: one timing in this process.
@@ -582,6 +646,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--warmup", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--stack-size", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--root", default="", help=argparse.SUPPRESS)
     p.add_argument("fit_args", nargs="*", help=argparse.SUPPRESS)
     args = p.parse_args()
