@@ -6,7 +6,9 @@
 One seed per process is timed as what a sweep runs: ``python -m ganbench fit`` in a fresh process, at
 two budgets, so that the process start (imports, parsing, Lightning setup, the final evaluation) and
 the steady rate per iteration are both measured. The ensemble is timed in this process: setup
-(building S runs) and the training loop, without periodic evaluation in either. The table ends with
+(building S runs) and the training loop, without periodic evaluation in either, in the ensemble
+command's default stacks (at most ``ganbench.ensemble.CPU_STACK_SIZE`` seeds on CPU, one stack on a GPU;
+results/ensemble_throughput.md before 2026-11-26 ran every S in one stack). The table ends with
 what a whole run of ``--budget`` iterations costs per seed both ways.
 """
 
