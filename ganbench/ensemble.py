@@ -328,7 +328,8 @@ class SeedStack:
 
 class SeedEnsemble:
     """The members in stacks of at most ``stack_size`` seeds (``SeedStack``), stepped one after another
-    every iteration. A member's arithmetic does not depend on its stack: every op is per member."""
+    every iteration. A member's training does not depend on its stack (every op is per member) up to the
+    float rounding of reductions over a stack, such as the logged gradient norms."""
 
     def __init__(
         self, modules: Sequence[GAN], device: torch.device, max_steps: int, stack_size: int | None = None
