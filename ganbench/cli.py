@@ -31,6 +31,9 @@ from ganbench.runs.saved_config import RunConfig
 from ganbench.runs.terminal import RunProgressBar, print_run_summary, quiet_known_noise
 from ganbench.runs.wandb_logger import RunLogger
 
+# Model settings that choose how an iteration runs, not what it computes: a resumed run takes them from
+# its own command line, not from its checkpoint's hyperparameters (LightningCLI's default for the rest).
+EXECUTION_SETTINGS = ("iterations_per_step", "compile", "compile_step", "compile_mode", "channels_last")
 CHECKPOINT_KEYWORDS = ("last",)  # --ckpt_path=last: DIR/checkpoints/last.ckpt of this run directory
 
 
@@ -252,12 +255,12 @@ class GanbenchCLI(LightningCLI):
         self._check_checkpoint()
         subcommand = self.config.get("subcommand")
         config = self.config[subcommand] if subcommand else None
-        per_step = config.model.get("iterations_per_step", 1) if config is not None else None
+        own = {key: config.model.get(key) for key in EXECUTION_SETTINGS} if config is not None else {}
         super()._parse_ckpt_path()
-        if per_step is not None:
-            # How many iterations a step runs changes no number: this run's setting, not the checkpoint's.
+        for key, value in own.items():
+            # How the iteration is executed changes no number: this run's setting, not the checkpoint's.
             # (instantiate_classes gives the data module the resolved K.)
-            self.config[subcommand].model.iterations_per_step = per_step
+            self.config[subcommand].model[key] = value
 
     def _check_checkpoint(self) -> None:
         """A missing, corrupt or foreign checkpoint is a one-line error before anything is written."""

@@ -199,6 +199,12 @@ def test_bad_checkpoints_are_one_line_errors_and_keep_the_record(tmp_path, capsy
         err = capsys.readouterr().err.strip().splitlines()
         assert err[-1].startswith("error: ckpt_path: ") and message in err[-1]
         assert (run_dir / "metrics.json").read_text() == record  # nothing already written is lost
+    # A resumed run takes how it executes from its own command line, what it computes from the checkpoint.
+    resume = [f"--ckpt_path={last}", "--model.channels_last=true", "--model.lr_generator=0.5"]
+    assert main([*args, "--trainer.logger=false", "--trainer.max_steps=40", *resume]) == 0
+    hparams = torch.load(last, map_location="cpu", weights_only=True)["hyper_parameters"]
+    assert hparams["channels_last"] is True
+    assert hparams["lr_generator"] != 0.5  # LightningCLI: the checkpoint's hyperparameters
 
 
 def test_theory_command_is_dispatched(capsys):
