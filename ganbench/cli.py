@@ -330,6 +330,9 @@ class GanbenchCLI(LightningCLI):
             raise ValueError(f"{trainer_field(error)}: {_first_line(error)}") from None
         finally:
             config.model.iterations_per_step = requested  # data.iterations_per_batch is a link: never saved
+        if requested == "auto" and self.iterations_per_step > 1 and isinstance(self.model, GAN):
+            # auto's K holds for these callbacks; one added later makes the fit run K = 1 (GAN.setup).
+            self.model.auto_iterations_callbacks = tuple(self.trainer.callbacks)
 
     def _validate_model(self) -> None:
         """Build what fit builds later (the optimizers) and refuse settings that cannot train."""

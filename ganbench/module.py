@@ -212,6 +212,21 @@ class GAN(LightningModule):
         self._prepared = False
         self._loop: _LoopState | None = None  # per-fit objects, built at the first iteration
         self.forwards: Forwards = EAGER  # the steps' forward passes (compiled by compile_step)
+        # The callbacks that the CLI's ``auto`` chose K > 1 for (ganbench.cli); None: K was not auto's.
+        self.auto_iterations_callbacks: tuple[Any, ...] | None = None
+
+    def setup(self, stage: str) -> None:
+        """A callback added to the trainer after ``auto`` chose K > 1 (from Python, after
+        ``lightning_main(run=False)``) would see every K-th iteration only: such a fit runs K = 1."""
+        known = self.auto_iterations_callbacks
+        if stage != "fit" or known is None or self.hparams.get("iterations_per_step", 1) == 1:
+            return
+        if all(any(callback is seen for seen in known) for callback in self.trainer.callbacks):
+            return
+        self.hparams.iterations_per_step = 1  # the K this fit runs, as its checkpoints will record
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None and hasattr(datamodule, "iterations_per_batch"):
+            datamodule.iterations_per_batch = 1  # read when the training batches are built, after setup
 
     def configure_model(self) -> None:
         """Lightning's hook before training/evaluation: memory format and compilation, once."""

@@ -161,6 +161,28 @@ def test_auto_iterations_per_step_divides_every_interval(args, per_step):
     assert cli._resolved_config()["model"]["iterations_per_step"] == asked
 
 
+def test_a_callback_added_from_python_sees_every_iteration(tmp_path):
+    """auto chose K for the CLI's callbacks; a fit built with run=False and given a callback of its
+    own afterwards runs K = 1, so the callback sees every iteration (as the saturation study's does)."""
+    from lightning.pytorch.callbacks import Callback
+
+    args = ["--config", RING, "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}", *QUICK]
+    cli = lightning_main([*args, "--trainer.max_steps=20"], run=False)
+    assert cli.model.hparams.iterations_per_step == 5
+    seen = []
+
+    class Record(Callback):
+        def on_train_batch_end(self, trainer, *args) -> None:
+            seen.append(trainer.global_step)
+
+    cli.trainer.callbacks.append(Record())
+    cli.trainer.fit(cli.model, cli.datamodule)
+    assert seen == list(range(1, 21))
+    assert cli.model.hparams.iterations_per_step == cli.datamodule.iterations_per_batch == 1
+    saved = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert saved["hyper_parameters"]["iterations_per_step"] == 1 and saved["global_step"] == 20
+
+
 def test_auto_iterations_per_step_divides_a_resumed_step():
     from jsonargparse import Namespace
 
