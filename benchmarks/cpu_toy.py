@@ -625,14 +625,21 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def main() -> None:
+SKIPPABLE = ("compiled", "no_progress_bar", "one_per_step", "log_every_step", "startup", "ensemble",
+             "one_stack", "dcgan")  # fmt: skip
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; a bad value is a one-line usage error before anything is timed."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--fit-steps", type=int, default=3000, help="iterations of each fit run")
     p.add_argument("--fit-warmup", type=int, default=200, help="fit iterations before the steady timing")
     p.add_argument("--plain-steps", type=int, default=2000)
     p.add_argument("--sizes", default="64,256", help="ensemble sizes")
-    p.add_argument("--ensemble-iterations", default="40,12", help="iterations per ensemble size")
+    p.add_argument(
+        "--ensemble-iterations", default="40,12", help="iterations per ensemble size (one per --sizes entry)"
+    )
     p.add_argument("--dcgan-steps", type=int, default=30)
     p.add_argument(
         "--skip",
@@ -649,12 +656,34 @@ def main() -> None:
     p.add_argument("--stack-size", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--root", default="", help=argparse.SUPPRESS)
     p.add_argument("fit_args", nargs="*", help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    if args.worker:
+        return args
+    if args.fit_steps % AUTO_PER_STEP or args.fit_warmup % AUTO_PER_STEP:
+        p.error(f"--fit-steps and --fit-warmup: must be multiples of {AUTO_PER_STEP} (fit's steps of auto)")
+    unknown = sorted(set(filter(None, args.skip.split(","))) - set(SKIPPABLE))
+    if unknown:
+        p.error(f"--skip: unknown {', '.join(unknown)}; valid choices: {', '.join(SKIPPABLE)}")
+    try:
+        sizes = [int(size) for size in args.sizes.split(",")]
+        counts = [int(count) for count in args.ensemble_iterations.split(",")]
+    except ValueError:
+        p.error("--sizes and --ensemble-iterations: comma lists of integers, e.g. 64,256 and 40,12")
+    if len(counts) != len(sizes):
+        p.error(
+            f"--ensemble-iterations: one count per --sizes entry; got {len(counts)} for {len(sizes)} "
+            f"sizes ({args.sizes})"
+        )
+    if min(sizes) < 1 or min(counts) < 1:
+        p.error("--sizes and --ensemble-iterations: every entry must be >= 1")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
     if args.worker:
         run_worker(args)
         return
-    if args.fit_steps % AUTO_PER_STEP or args.fit_warmup % AUTO_PER_STEP:
-        p.error(f"--fit-steps and --fit-warmup: must be multiples of {AUTO_PER_STEP} (fit's steps of auto)")
     before = _load()
     with tempfile.TemporaryDirectory() as tmp:
         runs = measure(args, Path(tmp))

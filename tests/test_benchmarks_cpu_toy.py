@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
 
@@ -69,3 +70,27 @@ def test_fit_rows_run_the_iterations_per_step_they_are_labelled_with(tmp_path):
         cli = lightning_main(args, run=False)
         assert cli.model.hparams.iterations_per_step == per_step
         assert cli.datamodule.iterations_per_batch == per_step
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--sizes", "64"], "--ensemble-iterations: one count per --sizes entry; got 2 for 1 sizes (64)"),
+        (["--sizes", "64,x"], "--sizes and --ensemble-iterations: comma lists of integers"),
+        (["--sizes", "0", "--ensemble-iterations", "4"], "every entry must be >= 1"),
+        (["--skip", "dcgan,ensembles"], "--skip: unknown ensembles; valid choices: compiled, "),
+        (["--fit-steps", "15"], "--fit-steps and --fit-warmup: must be multiples of"),
+    ],
+)
+def test_bad_arguments_are_one_line_errors_before_any_timing(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        cpu_toy.parse_args(argv)
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error: " in error and message in error
+
+
+def test_default_and_matching_arguments_parse():
+    args = cpu_toy.parse_args(["--sizes", "64", "--ensemble-iterations", "40", "--skip", "dcgan,one_stack"])
+    assert (args.sizes, args.ensemble_iterations, args.skip) == ("64", "40", "dcgan,one_stack")
+    assert cpu_toy.parse_args([]).sizes == "64,256"
