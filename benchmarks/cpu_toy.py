@@ -644,8 +644,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--skip",
         default="",
-        help="comma list of: compiled, no_progress_bar, one_per_step, log_every_step, startup, ensemble, "
-        "one_stack (an ensemble larger than a CPU stack, in one stack), dcgan",
+        help=f"comma list of: {', '.join(SKIPPABLE)} (one_stack: an ensemble larger than a CPU stack, "
+        "in one stack)",
     )
     p.add_argument("--out", help="write the Markdown report here")
     # Internal: one timing in this process.
